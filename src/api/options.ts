@@ -1,0 +1,210 @@
+/**
+ * Public options, validated up front with documented defaults, and turned into the core's ConnectionConfig.
+ * Bad options throw ApiMisuseError with code ERR_DTLS_INVALID_OPTION naming the option.
+ */
+import type { Socket as DgramSocket } from 'node:dgram';
+import type { CryptoProvider } from '../crypto/provider.js';
+import { NodeCryptoProvider } from '../crypto/node-provider.js';
+import { DTLS12_SUITES, suiteByName, type CipherSuite } from '../crypto/suites.js';
+import { SUPPORTED_SIGNATURE_SCHEMES } from '../crypto/signature.js';
+import { loadSigningKey } from '../crypto/signing-key.js';
+import { NamedGroup } from '../msgs/enums.js';
+import { ApiMisuseError } from '../errors.js';
+import { DEFAULTS, type ConnectionConfig, type LocalCredentials, type PeerVerifier } from '../core/config.js';
+import { TrustStore, describeCertificate, verifyCertificateChain, type PeerCertificate } from '../pki/verifier.js';
+import { parsePemCertificates } from '../pki/credentials.js';
+
+export type PemInput = string | Uint8Array;
+
+export interface CommonOptions {
+  /** Our certificate chain, PEM (leaf first; several PEM blocks or an array). */
+  cert?: PemInput | readonly PemInput[];
+  /** Our private key, PEM (PKCS#8, SEC1 or PKCS#1). */
+  key?: PemInput;
+  /** Trusted CA certificates, PEM. */
+  ca?: PemInput | readonly PemInput[];
+  /** IANA cipher suite names, as an array or one colon-separated string. Default: all supported, strongest first. */
+  ciphers?: string | readonly string[];
+  /** Key exchange groups: 'x25519', 'P-256', 'P-384'. Default all three in that order. */
+  groups?: readonly string[];
+  /** Verify the peer's certificate and fail the handshake if it does not check out. Default true. */
+  rejectUnauthorized?: boolean;
+  /** Extra check of the peer certificate; return or throw an Error to reject it. */
+  checkPeerCertificate?: (cert: PeerCertificate, chain: readonly PeerCertificate[]) => void | Error;
+  /** ALPN protocols, most preferred first (RFC 7301). */
+  ALPNProtocols?: readonly string[];
+  /** Largest datagram sent, in bytes (default 1200, from 256 to 65507). */
+  mtu?: number;
+  /** Initial retransmission timeout in ms (default 1000); it doubles up to maxRetransmitTimeout (default 60000). */
+  retransmitTimeout?: number;
+  maxRetransmitTimeout?: number;
+  /** Total time allowed for a handshake in ms (default 30000). */
+  handshakeTimeout?: number;
+  /** Anti-replay window in records (default 64; a multiple of 32 up to 4096). */
+  replayWindow?: number;
+  /** Require the extended master secret (RFC 7627) from the peer. Default true. */
+  requireExtendedMasterSecret?: boolean;
+  /** Replace node:crypto (tests, hardware). */
+  cryptoProvider?: CryptoProvider;
+  /** Abort the handshake / close the socket when this signal aborts. */
+  signal?: AbortSignal;
+}
+
+export interface ConnectOptions extends CommonOptions {
+  port: number;
+  /** Default 'localhost'. */
+  host?: string;
+  /** Name for SNI and for the certificate host check. Default: `host`. */
+  servername?: string;
+  /** Bring your own dgram socket (it is not closed by us unless we created it). */
+  socket?: DgramSocket;
+  localAddress?: string;
+  localPort?: number;
+}
+
+export interface ServerOptions extends CommonOptions {
+  /** Ask clients for a certificate. With rejectUnauthorized (default true) a client without a valid one fails. */
+  requestCert?: boolean;
+  /** Require the stateless cookie exchange (default true; RFC 6347 §4.2.1). */
+  cookies?: boolean;
+  maxConnections?: number;
+  maxConnectionsPerAddress?: number;
+  maxHandshaking?: number;
+  /** Established connections with no traffic for this long are closed (ms; default 0 = never). */
+  idleTimeout?: number;
+  socket?: DgramSocket;
+}
+
+function invalid(name: string, why: string): ApiMisuseError {
+  return new ApiMisuseError('ERR_DTLS_INVALID_OPTION', `option ${name}: ${why}`);
+}
+
+export function intOption(value: unknown, name: string, def: number, min: number, max: number): number {
+  if (value === undefined) return def;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw invalid(name, `must be an integer from ${min} to ${max}, got ${String(value)}`);
+  }
+  return value;
+}
+
+function pemText(p: PemInput): string {
+  return typeof p === 'string' ? p : Buffer.from(p.buffer, p.byteOffset, p.byteLength).toString('utf8');
+}
+
+function pemList(input: PemInput | readonly PemInput[] | undefined, name: string): Uint8Array[] {
+  if (input === undefined) return [];
+  const list = Array.isArray(input) ? (input as readonly PemInput[]) : [input as PemInput];
+  return list.flatMap((p) => parsePemCertificates(pemText(p), `option ${name}`));
+}
+
+const GROUP_NAMES: Record<string, NamedGroup> = {
+  x25519: NamedGroup.x25519,
+  X25519: NamedGroup.x25519,
+  'P-256': NamedGroup.secp256r1,
+  prime256v1: NamedGroup.secp256r1,
+  secp256r1: NamedGroup.secp256r1,
+  'P-384': NamedGroup.secp384r1,
+  secp384r1: NamedGroup.secp384r1,
+};
+
+export function resolveSuites(ciphers: string | readonly string[] | undefined): CipherSuite[] {
+  if (ciphers === undefined) return [...DTLS12_SUITES];
+  const names = typeof ciphers === 'string' ? ciphers.split(':').filter((s) => s.length > 0) : [...ciphers];
+  if (names.length === 0) throw invalid('ciphers', 'no cipher suite given');
+  return names.map((n) => {
+    const s = suiteByName(n);
+    if (s === undefined) {
+      throw invalid('ciphers', `unknown or unsupported suite ${n}; supported: ${DTLS12_SUITES.map((x) => x.name).join(', ')}`);
+    }
+    return s;
+  });
+}
+
+function resolveGroups(groups: readonly string[] | undefined): NamedGroup[] {
+  if (groups === undefined) return [NamedGroup.x25519, NamedGroup.secp256r1, NamedGroup.secp384r1];
+  if (groups.length === 0) throw invalid('groups', 'no group given');
+  return groups.map((g) => {
+    const id = GROUP_NAMES[g];
+    if (id === undefined) throw invalid('groups', `unknown group ${g}; supported: x25519, P-256, P-384`);
+    return id;
+  });
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+function resolveCredentials(o: CommonOptions): LocalCredentials | undefined {
+  if (o.cert === undefined && o.key === undefined) return undefined;
+  if (o.cert === undefined || o.key === undefined) throw invalid(o.cert === undefined ? 'cert' : 'key', 'cert and key go together');
+  const chain = pemList(o.cert, 'cert');
+  if (chain.length === 0) throw invalid('cert', 'no certificate found');
+  const key = loadSigningKey(pemText(o.key));
+  if (!bytesEqual(describeCertificate(chain[0]!).publicKeySpki, key.spki)) {
+    throw new ApiMisuseError('ERR_DTLS_KEY_MISMATCH', 'option key: the private key does not match the certificate in option cert');
+  }
+  return { chain, key };
+}
+
+/** Everything a connection needs except the role-specific parts. */
+export interface ResolvedCommon {
+  readonly crypto: CryptoProvider;
+  readonly base: Omit<ConnectionConfig, 'role' | 'servername' | 'requestClientCertificate' | 'requireClientCertificate' | 'verifyPeer'>;
+  readonly trust: TrustStore;
+  readonly rejectUnauthorized: boolean;
+  readonly checkPeer: CommonOptions['checkPeerCertificate'];
+}
+
+export function resolveCommon(o: CommonOptions): ResolvedCommon {
+  if (o === null || typeof o !== 'object') throw invalid('options', 'must be an object');
+  const crypto = o.cryptoProvider ?? new NodeCryptoProvider();
+  const mtu = intOption(o.mtu, 'mtu', DEFAULTS.mtu, 256, 65507);
+  const initialRetransmitMs = intOption(o.retransmitTimeout, 'retransmitTimeout', DEFAULTS.initialRetransmitMs, 10, 60_000);
+  const maxRetransmitMs = intOption(o.maxRetransmitTimeout, 'maxRetransmitTimeout', DEFAULTS.maxRetransmitMs, initialRetransmitMs, 600_000);
+  const handshakeTimeoutMs = intOption(o.handshakeTimeout, 'handshakeTimeout', DEFAULTS.handshakeTimeoutMs, 100, 3_600_000);
+  const replayWindow = intOption(o.replayWindow, 'replayWindow', DEFAULTS.replayWindow, 32, 4096);
+  if (replayWindow % 32 !== 0) throw invalid('replayWindow', 'must be a multiple of 32');
+  const alpn = o.ALPNProtocols ?? [];
+  for (const p of alpn) {
+    if (typeof p !== 'string' || p.length === 0 || Buffer.byteLength(p) > 255) throw invalid('ALPNProtocols', `bad protocol name ${String(p)}`);
+  }
+  if (o.rejectUnauthorized !== undefined && typeof o.rejectUnauthorized !== 'boolean') throw invalid('rejectUnauthorized', 'must be a boolean');
+  if (o.checkPeerCertificate !== undefined && typeof o.checkPeerCertificate !== 'function') throw invalid('checkPeerCertificate', 'must be a function');
+  return {
+    crypto,
+    trust: new TrustStore(pemList(o.ca, 'ca')),
+    rejectUnauthorized: o.rejectUnauthorized ?? true,
+    checkPeer: o.checkPeerCertificate,
+    base: {
+      crypto,
+      cipherSuites: resolveSuites(o.ciphers),
+      groups: resolveGroups(o.groups),
+      signatureSchemes: SUPPORTED_SIGNATURE_SCHEMES,
+      credentials: resolveCredentials(o),
+      alpnProtocols: alpn,
+      requireExtendedMasterSecret: o.requireExtendedMasterSecret ?? true,
+      mtu,
+      initialRetransmitMs,
+      maxRetransmitMs,
+      handshakeTimeoutMs,
+      replayWindow,
+      maxHandshakeMessageLength: DEFAULTS.maxHandshakeMessageLength,
+      maxDeferredRecords: DEFAULTS.maxDeferredRecords,
+    },
+  };
+}
+
+/** The certificate check the core calls, closing over the trust store, clock and user policy. */
+export function makeVerifier(r: ResolvedCommon): PeerVerifier {
+  return (chain, role, servername) => {
+    const verified = verifyCertificateChain(chain, {
+      trust: r.trust,
+      role,
+      ...(servername !== undefined ? { servername } : {}),
+      now: r.crypto.wallClock(),
+      rejectUnauthorized: r.rejectUnauthorized,
+      ...(r.checkPeer !== undefined ? { checkPeer: r.checkPeer } : {}),
+    });
+    return verified;
+  };
+}

@@ -1,0 +1,150 @@
+/**
+ * createServer(): one UDP socket serving many DTLS clients (demultiplexed by address:port in the core
+ * Endpoint), with the stateless cookie exchange. Shaped like node:tls's Server.
+ *
+ * Events: 'listening', 'secureConnection' (DtlsSocket), 'clientError' (error, socket or remote), 'error', 'close'.
+ */
+import dgram from 'node:dgram';
+import { EventEmitter } from 'node:events';
+import { isIPv6 } from 'node:net';
+import { Endpoint, DEFAULT_ENDPOINT_LIMITS, type Remote } from '../core/endpoint.js';
+import type { ConnectionConfig } from '../core/config.js';
+import { ApiMisuseError, DtlsError } from '../errors.js';
+import { DtlsSocket, monotonicNow, type DatagramTransport } from './socket.js';
+import { intOption, makeVerifier, resolveCommon, type ServerOptions } from './options.js';
+
+export class DtlsServer extends EventEmitter {
+  readonly endpoint: Endpoint;
+  private socket: dgram.Socket | undefined;
+  private readonly ownsSocket: boolean;
+  private readonly sockets = new Map<string, DtlsSocket>();
+  private closing = false;
+
+  constructor(options: ServerOptions, onSecureConnection?: (socket: DtlsSocket) => void) {
+    super();
+    const common = resolveCommon(options);
+    if (common.base.credentials === undefined) throw new ApiMisuseError('ERR_DTLS_INVALID_OPTION', 'a server needs options cert and key');
+    const requestCert = options.requestCert ?? false;
+    const verifyPeer = makeVerifier(common);
+    const config: ConnectionConfig = {
+      ...common.base,
+      role: 'server',
+      servername: undefined,
+      requestClientCertificate: requestCert,
+      requireClientCertificate: requestCert && common.rejectUnauthorized,
+      verifyPeer,
+    };
+    this.endpoint = new Endpoint(() => config, common.crypto, {
+      maxConnections: intOption(options.maxConnections, 'maxConnections', DEFAULT_ENDPOINT_LIMITS.maxConnections, 1, 10_000_000),
+      maxConnectionsPerAddress: intOption(options.maxConnectionsPerAddress, 'maxConnectionsPerAddress', DEFAULT_ENDPOINT_LIMITS.maxConnectionsPerAddress, 1, 10_000_000),
+      maxHandshaking: intOption(options.maxHandshaking, 'maxHandshaking', DEFAULT_ENDPOINT_LIMITS.maxHandshaking, 1, 10_000_000),
+      cookieLifetimeMs: DEFAULT_ENDPOINT_LIMITS.cookieLifetimeMs,
+      cookies: options.cookies ?? true,
+    });
+    if (onSecureConnection !== undefined) this.on('secureConnection', onSecureConnection);
+    this.ownsSocket = options.socket === undefined;
+    if (options.socket !== undefined) this.attach(options.socket);
+    options.signal?.addEventListener('abort', () => void this.close(), { once: true });
+  }
+
+  private attach(socket: dgram.Socket): void {
+    this.socket = socket;
+    socket.on('message', (msg, rinfo) => this.handleDatagram(msg, rinfo));
+    socket.on('error', (err) => this.emit('error', err));
+    socket.on('listening', () => this.emit('listening'));
+  }
+
+  /** Binds the UDP socket. `host` defaults to '0.0.0.0'; an IPv6 host makes an IPv6 socket. */
+  listen(port = 0, host = '0.0.0.0', cb?: () => void): this {
+    if (this.socket !== undefined && !this.ownsSocket) throw new ApiMisuseError('ERR_DTLS_INVALID_STATE', 'listen() on a server with a socket of your own');
+    if (this.socket !== undefined) throw new ApiMisuseError('ERR_DTLS_INVALID_STATE', 'server is already listening');
+    const socket = dgram.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', reuseAddr: false });
+    this.attach(socket);
+    if (cb !== undefined) this.once('listening', cb);
+    socket.bind(port, host);
+    return this;
+  }
+
+  /**
+   * Feeds one datagram received on a socket shared with other protocols (e.g. STUN/RTP demultiplexed by first
+   * byte, RFC 7983). Also used internally for the server's own socket.
+   */
+  handleDatagram(msg: Uint8Array, rinfo: { address: string; port: number; family?: string }): void {
+    if (this.closing) return;
+    const remote: Remote = { address: rinfo.address, port: rinfo.port };
+    const existing = this.sockets.get(`${remote.address}|${remote.port}`);
+    const result = this.endpoint.handleDatagram(monotonicNow(), msg, remote);
+    if (result.kind === 'reply') {
+      this.socket?.send(result.datagram, remote.port, remote.address);
+      return;
+    }
+    if (result.kind === 'dropped') return;
+    const conn = result.connection;
+    let sock = result.isNew ? undefined : existing;
+    if (sock === undefined || sock.connection !== conn) {
+      sock = this.wrap(conn, remote, rinfo.family ?? (isIPv6(remote.address) ? 'IPv6' : 'IPv4'));
+    }
+    sock.pump();
+  }
+
+  private wrap(conn: DtlsSocket['connection'], remote: Remote, family: string): DtlsSocket {
+    const key = `${remote.address}|${remote.port}`;
+    const transport: DatagramTransport = {
+      send: (d, done) => {
+        if (this.socket === undefined) return done(new ApiMisuseError('ERR_DTLS_NOT_LISTENING', 'server socket is closed'));
+        this.socket.send(d, remote.port, remote.address, (err) => done(err ?? null));
+      },
+      remoteAddress: remote.address,
+      remotePort: remote.port,
+      remoteFamily: family,
+      localAddress: () => this.address(),
+    };
+    const sock = new DtlsSocket(conn, transport);
+    const old = this.sockets.get(key);
+    if (old !== undefined && old !== sock) old.onFinished = undefined;
+    this.sockets.set(key, sock);
+    sock.onUnhandledError = (err) => this.emit('clientError', err, sock);
+    sock.onFinished = () => {
+      if (this.sockets.get(key) === sock) {
+        this.sockets.delete(key);
+        if (this.endpoint.get(remote) === conn) this.endpoint.remove(remote);
+      }
+    };
+    sock.once('secureConnect', () => this.emit('secureConnection', sock));
+    return sock;
+  }
+
+  address(): { address: string; family: string; port: number } {
+    if (this.socket === undefined) throw new ApiMisuseError('ERR_DTLS_NOT_LISTENING', 'server is not listening');
+    return this.socket.address();
+  }
+
+  /** Number of connections (handshaking and established). */
+  get connections(): number {
+    return this.endpoint.size;
+  }
+
+  /** Sends close_notify to every peer, then closes the socket (if we created it). Promise without a callback. */
+  close(cb?: () => void): Promise<void> | undefined {
+    const p = (async () => {
+      if (this.closing) return;
+      this.closing = true;
+      await Promise.all([...this.sockets.values()].map((s) => s.close()));
+      if (this.socket !== undefined && this.ownsSocket) {
+        await new Promise<void>((r) => this.socket!.close(() => r()));
+      }
+      this.emit('close');
+    })();
+    if (cb !== undefined) {
+      void p.then(cb);
+      return undefined;
+    }
+    return p;
+  }
+}
+
+export function createServer(options: ServerOptions, onSecureConnection?: (socket: DtlsSocket) => void): DtlsServer {
+  return new DtlsServer(options, onSecureConnection);
+}
+
+export type { DtlsError };

@@ -1,0 +1,195 @@
+/**
+ * The sans-IO server endpoint (DESIGN §2): one per server socket. It routes each datagram to the connection of
+ * its peer (address:port), answers cookie-less ClientHellos with a stateless HelloVerifyRequest, and creates a
+ * connection only for a ClientHello whose cookie checks out (RFC 6347 §4.2.1). No per-peer state exists before
+ * that. Connections are capped in total and per address; a capped peer gets silence.
+ */
+import { ContentType, HandshakeType, ProtocolVersion } from '../msgs/enums.js';
+import { decodeHandshakeFragments } from '../msgs/handshake.js';
+import { decodeClientHello, type ClientHello } from '../msgs/client-hello.js';
+import { encodeHelloVerifyRequest } from '../msgs/hello-verify-request.js';
+import { encodeHandshakeFragment } from '../msgs/handshake.js';
+import { splitDatagram } from '../record/deframer.js';
+import { sealPlaintextRecord } from '../record/protection.js';
+import { CookieJar } from '../handshake/cookie.js';
+import type { ConnectionConfig } from './config.js';
+import { Connection } from './connection.js';
+
+export interface EndpointLimits {
+  /** Established and handshaking connections in total. */
+  readonly maxConnections: number;
+  /** Connections from one IP address (any port). */
+  readonly maxConnectionsPerAddress: number;
+  /** Connections still handshaking. */
+  readonly maxHandshaking: number;
+  readonly cookieLifetimeMs: number;
+  /** Whether to require the cookie exchange (RFC 6347 §4.2.1). Turning it off exposes the server to spoofing. */
+  readonly cookies: boolean;
+}
+
+export const DEFAULT_ENDPOINT_LIMITS: EndpointLimits = Object.freeze({
+  maxConnections: 100_000,
+  maxConnectionsPerAddress: 1_000,
+  maxHandshaking: 10_000,
+  cookieLifetimeMs: 60_000,
+  cookies: true,
+});
+
+export interface Remote {
+  readonly address: string;
+  readonly port: number;
+}
+
+export type EndpointResult =
+  /** The datagram went to this connection (new: created by it). Poll the connection now. */
+  | { readonly kind: 'connection'; readonly connection: Connection; readonly isNew: boolean }
+  /** Send this datagram back to the remote; nothing was kept. */
+  | { readonly kind: 'reply'; readonly datagram: Uint8Array }
+  | { readonly kind: 'dropped'; readonly reason: EndpointDropReason };
+
+export type EndpointDropReason = 'not_client_hello' | 'malformed' | 'fragmented_client_hello' | 'bad_cookie' | 'capacity';
+
+export class EndpointStats {
+  datagramsReceived = 0;
+  helloVerifyRequestsSent = 0;
+  connectionsAccepted = 0;
+  readonly dropped: Record<EndpointDropReason, number> = {
+    not_client_hello: 0,
+    malformed: 0,
+    fragmented_client_hello: 0,
+    bad_cookie: 0,
+    capacity: 0,
+  };
+}
+
+export function remoteKey(r: Remote): string {
+  return `${r.address}|${r.port}`;
+}
+
+export class Endpoint {
+  readonly stats = new EndpointStats();
+  private readonly connections = new Map<string, Connection>();
+  private readonly perAddress = new Map<string, number>();
+  private readonly cookies: CookieJar;
+
+  constructor(
+    private readonly makeConfig: (remote: Remote) => ConnectionConfig,
+    crypto: ConnectionConfig['crypto'],
+    readonly limits: EndpointLimits = DEFAULT_ENDPOINT_LIMITS,
+  ) {
+    this.cookies = new CookieJar(crypto, limits.cookieLifetimeMs);
+  }
+
+  get size(): number {
+    return this.connections.size;
+  }
+
+  get(remote: Remote): Connection | undefined {
+    return this.connections.get(remoteKey(remote));
+  }
+
+  handleDatagram(now: number, datagram: Uint8Array, remote: Remote): EndpointResult {
+    this.stats.datagramsReceived++;
+    const key = remoteKey(remote);
+    const existing = this.connections.get(key);
+    if (existing !== undefined && !existing.isClosed) {
+      // A fresh ClientHello (epoch 0, message_seq 0) on an established connection is a client that restarted
+      // on the same port (RFC 6347 §4.2.8): it gets a cookie exchange and, once that checks out, a new connection.
+      if (!(existing.isConnected && this.looksLikeNewClientHello(datagram))) {
+        existing.handleDatagram(now, datagram);
+        return { kind: 'connection', connection: existing, isNew: false };
+      }
+    }
+    return this.handleNewPeer(now, datagram, remote, key);
+  }
+
+  private looksLikeNewClientHello(d: Uint8Array): boolean {
+    // content type handshake, epoch 0, handshake type client_hello, message_seq 0
+    return d.length > 25 && d[0] === ContentType.handshake && d[3] === 0 && d[4] === 0 && d[13] === HandshakeType.client_hello && d[17] === 0 && d[18] === 0;
+  }
+
+  private handleNewPeer(now: number, datagram: Uint8Array, remote: Remote, key: string): EndpointResult {
+    const { records } = splitDatagram(datagram);
+    const rec = records[0];
+    if (rec === undefined) return this.drop('malformed');
+    const h = rec.header;
+    if (h.contentType !== ContentType.handshake || h.epoch !== 0 || h.version >> 8 !== 0xfe) return this.drop('not_client_hello');
+    let hello: ClientHello;
+    let messageSeq: number;
+    let body: Uint8Array;
+    try {
+      const fragments = decodeHandshakeFragments(rec.fragment);
+      const f = fragments[0];
+      if (f === undefined || f.msgType !== HandshakeType.client_hello) return this.drop('not_client_hello');
+      if (f.fragmentOffset !== 0 || f.fragmentLength !== f.length) return this.drop('fragmented_client_hello');
+      messageSeq = f.messageSeq;
+      body = f.body;
+      hello = decodeClientHello(body);
+    } catch {
+      return this.drop('malformed');
+    }
+    const peer = `${remote.address}:${remote.port}`;
+    if (this.limits.cookies && !this.cookies.verify(now, peer, hello)) {
+      if (hello.cookie.length > 0) this.stats.dropped.bad_cookie++;
+      const cookie = this.cookies.create(now, peer, hello);
+      // RFC 6347 §4.2.1: HelloVerifyRequest with version DTLS 1.0 (any client accepts it), the ClientHello's
+      // message_seq and record sequence number. Never larger than what caused it (no amplification).
+      const hvr = encodeHelloVerifyRequest({ serverVersion: ProtocolVersion.DTLS1_0, cookie });
+      const reply = sealPlaintextRecord(
+        ContentType.handshake,
+        ProtocolVersion.DTLS1_0,
+        0,
+        h.sequenceNumber,
+        encodeHandshakeFragment(HandshakeType.hello_verify_request, hvr.length, messageSeq, 0, hvr),
+      );
+      if (reply.length > datagram.length) return this.drop('malformed');
+      this.stats.helloVerifyRequestsSent++;
+      return { kind: 'reply', datagram: reply };
+    }
+    // Capacity: silence for new peers, existing connections keep working.
+    const handshaking = this.countHandshaking();
+    const fromAddress = this.perAddress.get(remote.address) ?? 0;
+    const replacing = this.connections.get(key);
+    if (
+      (replacing === undefined && this.connections.size >= this.limits.maxConnections) ||
+      handshaking >= this.limits.maxHandshaking ||
+      (replacing === undefined && fromAddress >= this.limits.maxConnectionsPerAddress)
+    ) {
+      return this.drop('capacity');
+    }
+    if (replacing !== undefined) this.remove(remote);
+    const connection = new Connection(this.makeConfig(remote));
+    this.connections.set(key, connection);
+    this.handshaking.add(connection);
+    this.perAddress.set(remote.address, (this.perAddress.get(remote.address) ?? 0) + 1);
+    this.stats.connectionsAccepted++;
+    connection.acceptClientHello(now, { msgType: HandshakeType.client_hello, messageSeq, body: body.slice() }, hello, h.sequenceNumber);
+    return { kind: 'connection', connection, isNew: true };
+  }
+
+  /** Connections created and maybe still handshaking; swept lazily, so the count costs O(1) amortised. */
+  private readonly handshaking = new Set<Connection>();
+
+  private countHandshaking(): number {
+    for (const c of this.handshaking) if (!c.isHandshaking) this.handshaking.delete(c);
+    return this.handshaking.size;
+  }
+
+  /** Forgets a peer's connection (after it closed). */
+  remove(remote: Remote): void {
+    const key = remoteKey(remote);
+    if (!this.connections.delete(key)) return;
+    const n = (this.perAddress.get(remote.address) ?? 1) - 1;
+    if (n <= 0) this.perAddress.delete(remote.address);
+    else this.perAddress.set(remote.address, n);
+  }
+
+  connectionsList(): IterableIterator<[string, Connection]> {
+    return this.connections.entries();
+  }
+
+  private drop(reason: EndpointDropReason): EndpointResult {
+    this.stats.dropped[reason]++;
+    return { kind: 'dropped', reason };
+  }
+}

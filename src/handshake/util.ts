@@ -1,0 +1,26 @@
+/** Small helpers shared by the handshake state machines. */
+import { timingSafeEqual } from 'node:crypto';
+import { AlertDescription, handshakeName } from '../msgs/enums.js';
+import { PeerMisbehavedError } from '../errors.js';
+
+export function concatBytes(...parts: Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** The error for a message that is not allowed in the current state (RFC 5246 §7.2.2 unexpected_message). */
+export function unexpectedMessage(what: number | string, state: string): PeerMisbehavedError {
+  const name = typeof what === 'number' ? handshakeName(what) : what;
+  return new PeerMisbehavedError('ERR_DTLS_UNEXPECTED_MESSAGE', `unexpected ${name} in state ${state}`, AlertDescription.unexpected_message);
+}

@@ -22,4 +22,14 @@ export type { ConnectionEvent } from './core/events.js';
 export type { CryptoProvider } from './crypto/provider.js';
 export { NodeCryptoProvider } from './crypto/node-provider.js';
 export { DTLS12_SUITES } from './crypto/suites.js';
-export { generateDevCertificates } from './cli/certs.js';
+
+import type { GenerateOptions } from './cli/certs.js';
+export type { GenerateOptions } from './cli/certs.js';
+/**
+ * Writes a development CA, server and client certificates (see `dtls certs`). Loaded on demand: the X.509
+ * library it uses costs a few hundred ms to import.
+ */
+export async function generateDevCertificates(opts: GenerateOptions): Promise<{ files: string[] }> {
+  const m = await import('./cli/certs.js');
+  return m.generateDevCertificates(opts);
+}

@@ -67,8 +67,14 @@ export function connect(options: ConnectOptions, onSecureConnect?: () => void): 
     const s = dgram.createSocket(fam === 6 ? 'udp6' : 'udp4');
     udp = s;
     s.on('message', (msg) => sock.handleDatagram(msg));
-    s.on('error', (err) => {
-      if (!conn.isClosed) fail(new DtlsError('ERR_DTLS_SOCKET', `UDP socket error: ${err.message}`, undefined, { cause: err }));
+    s.on('error', (err: NodeJS.ErrnoException) => {
+      if (conn.isClosed) return;
+      const where = fam === 6 ? `[${address}]:${port}` : `${address}:${port}`;
+      if (err.code === 'ECONNREFUSED') {
+        fail(new DtlsError('ERR_DTLS_UNREACHABLE', `nothing is listening on ${where} (ICMP port unreachable)`, undefined, { cause: err }));
+      } else {
+        fail(new DtlsError('ERR_DTLS_SOCKET', `UDP socket error talking to ${where}: ${err.message}`, undefined, { cause: err }));
+      }
     });
     s.bind({ port: options.localPort ?? 0, ...(options.localAddress !== undefined ? { address: options.localAddress } : {}) }, () => {
       s.connect(port, address, () => {

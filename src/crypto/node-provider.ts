@@ -1,0 +1,466 @@
+/**
+ * The default CryptoProvider, on node:crypto.
+ *
+ * Every byte array returned is a plain `Uint8Array` (a view over node's Buffer memory, never a copy), so callers
+ * can compare results with `assert.deepStrictEqual` against `Uint8Array`s without surprises.
+ *
+ * Randomness: by default `crypto.randomBytes`, and ephemeral keys come from OpenSSL's key generation. When a
+ * `random` override is passed, ephemeral private keys are built from that RNG instead, so that a test provider
+ * with a fixed RNG reproduces handshakes byte for byte.
+ */
+import {
+  constants,
+  createCipheriv,
+  createDecipheriv,
+  createECDH,
+  createHash as nodeCreateHash,
+  createHmac,
+  createPrivateKey,
+  createPublicKey,
+  createSecretKey,
+  diffieHellman,
+  generateKeyPairSync,
+  randomBytes as nodeRandomBytes,
+  verify as nodeVerify,
+  type Hash,
+  type KeyObject,
+} from 'node:crypto';
+import { IncompatibleError, InternalError, PeerMisbehavedError } from '../errors.js';
+import { AlertDescription, NamedGroup, SignatureScheme } from '../msgs/enums.js';
+import type {
+  Aead,
+  AeadAlgorithm,
+  CryptoProvider,
+  HashAlgorithm,
+  IncrementalHash,
+  KeyShare,
+} from './provider.js';
+import { groupName } from './kx.js';
+
+export interface NodeCryptoProviderOptions {
+  /** Replaces `crypto.randomBytes` (and ephemeral key generation) — for reproducible tests only. */
+  random?: (length: number) => Uint8Array;
+  /** Replaces `Date.now` for certificate validity and cookie timestamps. */
+  wallClock?: () => number;
+}
+
+/** A Uint8Array view of a Buffer's bytes (no copy). */
+function view(b: Buffer): Uint8Array {
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/** A Buffer view of a Uint8Array's bytes (no copy). */
+function buf(u: Uint8Array): Buffer {
+  return Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+}
+
+const NONCE_LENGTH = 12;
+
+// ---------------------------------------------------------------------------------------------------------------
+// AEAD (RFC 5116 interface; GCM: NIST SP 800-38D / RFC 5288; CCM: NIST SP 800-38C / RFC 6655 / RFC 7251;
+// ChaCha20-Poly1305: RFC 8439 §2.8 / RFC 7905). Nonces are always 12 bytes (RFC 5116 §3.2 N_MIN = N_MAX = 12
+// for these algorithms; the DTLS record layer builds them from the implicit IV and the sequence number).
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * AES-GCM, RFC 5288 §3 / NIST SP 800-38D: ciphertext ‖ 16-byte tag.
+ * One createCipheriv per record is unavoidable in node; the key stays a KeyObject so node does not re-import it.
+ */
+class GcmAead implements Aead {
+  readonly tagLength = 16;
+  private readonly cipher: 'aes-128-gcm' | 'aes-256-gcm';
+  private readonly options = { authTagLength: 16 } as const;
+  constructor(readonly algorithm: 'aes-128-gcm' | 'aes-256-gcm', private readonly key: KeyObject) {
+    this.cipher = algorithm;
+  }
+
+  seal(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array {
+    checkNonce(nonce);
+    const c = createCipheriv(this.cipher, this.key, nonce, this.options);
+    c.setAAD(aad);
+    const body = c.update(plaintext);
+    c.final();
+    return view(Buffer.concat([body, c.getAuthTag()], body.length + 16));
+  }
+
+  open(nonce: Uint8Array, aad: Uint8Array, ciphertextAndTag: Uint8Array): Uint8Array | undefined {
+    const n = ciphertextAndTag.length - 16;
+    if (n < 0 || nonce.length !== NONCE_LENGTH) return undefined;
+    try {
+      const d = createDecipheriv(this.cipher, this.key, nonce, this.options);
+      d.setAuthTag(ciphertextAndTag.subarray(n));
+      d.setAAD(aad);
+      const body = d.update(ciphertextAndTag.subarray(0, n));
+      d.final(); // throws on a bad tag
+      return view(body);
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+/** ChaCha20-Poly1305, RFC 8439 §2.8 (RFC 7905 for TLS): ciphertext ‖ 16-byte tag. */
+class ChaChaAead implements Aead {
+  readonly algorithm = 'chacha20-poly1305' as const;
+  readonly tagLength = 16;
+  private readonly options = { authTagLength: 16 } as const;
+  constructor(private readonly key: KeyObject) {}
+
+  seal(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array {
+    checkNonce(nonce);
+    const c = createCipheriv('chacha20-poly1305', this.key, nonce, this.options);
+    c.setAAD(aad, { plaintextLength: plaintext.length });
+    // OpenSSL's CCM takes an update() with a NULL input (an empty array without backing memory) as "set the
+    // length only" and then fails at final(): give it an empty view of real memory instead.
+    const body = c.update(plaintext.length === 0 ? EMPTY_INPUT : plaintext);
+    c.final();
+    return view(Buffer.concat([body, c.getAuthTag()], body.length + 16));
+  }
+
+  open(nonce: Uint8Array, aad: Uint8Array, ciphertextAndTag: Uint8Array): Uint8Array | undefined {
+    const n = ciphertextAndTag.length - 16;
+    if (n < 0 || nonce.length !== NONCE_LENGTH) return undefined;
+    try {
+      const d = createDecipheriv('chacha20-poly1305', this.key, nonce, this.options);
+      d.setAuthTag(ciphertextAndTag.subarray(n));
+      d.setAAD(aad, { plaintextLength: n });
+      const body = d.update(ciphertextAndTag.subarray(0, n));
+      d.final();
+      return view(body);
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+/**
+ * AES-128-CCM with a 16-byte (RFC 6655 §3, "AES_128_CCM") or 8-byte (RFC 6655 §4 / RFC 7251, "AES_128_CCM_8")
+ * tag, NIST SP 800-38C with a 12-byte nonce (so L = 3). node needs the tag length up front and the plaintext
+ * length with the AAD; in CCM the tag is checked inside update() and final() reports the failure.
+ */
+const EMPTY_INPUT = Buffer.alloc(1).subarray(0, 0);
+
+class CcmAead implements Aead {
+  private readonly options: { readonly authTagLength: number };
+  constructor(
+    readonly algorithm: 'aes-128-ccm' | 'aes-128-ccm8',
+    readonly tagLength: 16 | 8,
+    private readonly key: KeyObject,
+  ) {
+    this.options = { authTagLength: tagLength };
+  }
+
+  seal(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array {
+    checkNonce(nonce);
+    const c = createCipheriv('aes-128-ccm', this.key, nonce, this.options);
+    c.setAAD(aad, { plaintextLength: plaintext.length });
+    // OpenSSL's CCM takes an update() with a NULL input (an empty array without backing memory) as "set the
+    // length only" and then fails at final(): give it an empty view of real memory instead.
+    const body = c.update(plaintext.length === 0 ? EMPTY_INPUT : plaintext);
+    c.final();
+    return view(Buffer.concat([body, c.getAuthTag()], body.length + this.tagLength));
+  }
+
+  open(nonce: Uint8Array, aad: Uint8Array, ciphertextAndTag: Uint8Array): Uint8Array | undefined {
+    const n = ciphertextAndTag.length - this.tagLength;
+    if (n < 0 || nonce.length !== NONCE_LENGTH) return undefined;
+    try {
+      const d = createDecipheriv('aes-128-ccm', this.key, nonce, this.options);
+      d.setAuthTag(ciphertextAndTag.subarray(n));
+      d.setAAD(aad, { plaintextLength: n });
+      const body = d.update(ciphertextAndTag.subarray(0, n));
+      d.final(); // throws when update() found a bad tag
+      return view(body);
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+function checkNonce(nonce: Uint8Array): void {
+  if (nonce.length !== NONCE_LENGTH) {
+    throw new InternalError(`AEAD nonce must be ${NONCE_LENGTH} bytes, got ${nonce.length}`);
+  }
+}
+
+const AEAD_KEY_LENGTH: Record<AeadAlgorithm, number> = {
+  'aes-128-gcm': 16,
+  'aes-256-gcm': 32,
+  'chacha20-poly1305': 32,
+  'aes-128-ccm': 16,
+  'aes-128-ccm8': 16,
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// Key agreement
+// ---------------------------------------------------------------------------------------------------------------
+
+function badShare(message: string, cause?: unknown): PeerMisbehavedError {
+  return new PeerMisbehavedError('ERR_DTLS_BAD_KEY_SHARE', message, AlertDescription.illegal_parameter, { cause });
+}
+
+const X25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
+
+/** An X25519 private key from 32 raw bytes (RFC 7748 §5: clamping happens inside). */
+function x25519PrivateFromRaw(d: Uint8Array): KeyObject {
+  const dB64 = buf(d).toString('base64url');
+  try {
+    // node derives the public half from `d` and only checks `x` for form; the JWK path costs ~10 µs against
+    // ~1 ms for the PKCS#8 DER decoder.
+    return createPrivateKey({ key: { kty: 'OKP', crv: 'X25519', d: dB64, x: 'A'.repeat(43) }, format: 'jwk' });
+  } catch {
+    return createPrivateKey({ key: Buffer.concat([X25519_PKCS8_PREFIX, buf(d)]), format: 'der', type: 'pkcs8' });
+  }
+}
+
+/**
+ * X25519 key share (RFC 7748 §5, §6.1; RFC 8422 §5.11 for TLS 1.2). Public values are the raw 32-byte
+ * u-coordinate; keys move in and out of node through JWK, which is an order of magnitude cheaper than SPKI.
+ */
+class X25519Share implements KeyShare {
+  readonly group = NamedGroup.x25519;
+  readonly publicKey: Uint8Array;
+  constructor(private readonly privateKey: KeyObject) {
+    const x = createPublicKey(privateKey).export({ format: 'jwk' }).x;
+    if (typeof x !== 'string') throw new InternalError('X25519 public key export failed');
+    this.publicKey = view(Buffer.from(x, 'base64url'));
+  }
+
+  /**
+   * RFC 7748 §6.1: the peer value must be 32 bytes, and an all-zero shared secret (a low-order peer point) must
+   * be rejected. OpenSSL already fails such a derivation; both cases become illegal_parameter.
+   */
+  deriveSecret(peerPublicKey: Uint8Array): Uint8Array {
+    if (peerPublicKey.length !== 32) {
+      throw badShare(`X25519 public value must be 32 bytes, got ${peerPublicKey.length}`);
+    }
+    let secret: Buffer;
+    try {
+      const publicKey = createPublicKey({
+        key: { kty: 'OKP', crv: 'X25519', x: buf(peerPublicKey).toString('base64url') },
+        format: 'jwk',
+      });
+      secret = diffieHellman({ privateKey: this.privateKey, publicKey });
+    } catch (cause) {
+      throw badShare('X25519 key agreement failed (low-order or invalid public value)', cause);
+    }
+    let acc = 0;
+    for (let i = 0; i < secret.length; i++) acc |= secret[i]!;
+    if (acc === 0) throw badShare('X25519 shared secret is all zeros (RFC 7748 §6.1)');
+    return view(secret);
+  }
+}
+
+/**
+ * ECDHE over P-256 / P-384 (RFC 8422 §5.10, §5.11): public values are uncompressed points 0x04 ‖ X ‖ Y
+ * (RFC 8422 §5.4.1 — compressed points are deprecated and we never negotiate them), and the shared secret is
+ * the X coordinate of the product, left-padded to the field size (node's computeSecret gives exactly that).
+ */
+class EcdhShare implements KeyShare {
+  readonly publicKey: Uint8Array;
+  constructor(
+    readonly group: NamedGroup.secp256r1 | NamedGroup.secp384r1,
+    private readonly fieldLength: number,
+    private readonly ecdh: ReturnType<typeof createECDH>,
+  ) {
+    this.publicKey = view(ecdh.getPublicKey());
+  }
+
+  deriveSecret(peerPublicKey: Uint8Array): Uint8Array {
+    const expected = 1 + 2 * this.fieldLength;
+    if (peerPublicKey.length !== expected || peerPublicKey[0] !== 0x04) {
+      throw badShare(`${groupName(this.group)} public value must be an uncompressed point of ${expected} bytes`);
+    }
+    try {
+      // computeSecret checks that the point is on the curve (ERR_CRYPTO_ECDH_INVALID_PUBLIC_KEY otherwise).
+      return view(this.ecdh.computeSecret(peerPublicKey));
+    } catch (cause) {
+      throw badShare(`${groupName(this.group)} public value is not a valid curve point`, cause);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Signature verification
+// ---------------------------------------------------------------------------------------------------------------
+
+const KEY_CACHE_SIZE = 64;
+
+interface SchemeParams {
+  readonly keyType: 'ec' | 'rsa' | 'ed25519';
+  readonly curve?: 'prime256v1' | 'secp384r1';
+  readonly hash: 'sha256' | 'sha384' | 'sha512' | null;
+  readonly padding?: number;
+  readonly saltLength?: number;
+}
+
+/** RFC 8446 §4.2.3 semantics for each verifiable scheme (also used for TLS 1.2 SignatureAndHashAlgorithm). */
+const SCHEME_PARAMS = new Map<number, SchemeParams>([
+  [SignatureScheme.ecdsa_secp256r1_sha256, { keyType: 'ec', curve: 'prime256v1', hash: 'sha256' }],
+  [SignatureScheme.ecdsa_secp384r1_sha384, { keyType: 'ec', curve: 'secp384r1', hash: 'sha384' }],
+  [SignatureScheme.rsa_pss_rsae_sha256, { keyType: 'rsa', hash: 'sha256', padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }],
+  [SignatureScheme.rsa_pss_rsae_sha384, { keyType: 'rsa', hash: 'sha384', padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 48 }],
+  [SignatureScheme.rsa_pss_rsae_sha512, { keyType: 'rsa', hash: 'sha512', padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 64 }],
+  [SignatureScheme.rsa_pkcs1_sha256, { keyType: 'rsa', hash: 'sha256', padding: constants.RSA_PKCS1_PADDING }],
+  [SignatureScheme.rsa_pkcs1_sha384, { keyType: 'rsa', hash: 'sha384', padding: constants.RSA_PKCS1_PADDING }],
+  [SignatureScheme.rsa_pkcs1_sha512, { keyType: 'rsa', hash: 'sha512', padding: constants.RSA_PKCS1_PADDING }],
+  [SignatureScheme.ed25519, { keyType: 'ed25519', hash: null }],
+]);
+
+// ---------------------------------------------------------------------------------------------------------------
+
+/** Incremental hash over node's Hash; digest() forks with Hash.copy() so the running hash continues. */
+class NodeIncrementalHash implements IncrementalHash {
+  constructor(private readonly h: Hash) {}
+  update(data: Uint8Array): void {
+    this.h.update(data);
+  }
+  digest(): Uint8Array {
+    return view(this.h.copy().digest());
+  }
+}
+
+export class NodeCryptoProvider implements CryptoProvider {
+  private readonly random: ((n: number) => Uint8Array) | undefined;
+  private readonly clock: () => number;
+  /** Imported peer public keys by SPKI bytes (latin1 string), most recently used last. */
+  private readonly keyCache = new Map<string, KeyObject>();
+
+  constructor(options: NodeCryptoProviderOptions = {}) {
+    this.random = options.random;
+    this.clock = options.wallClock ?? Date.now;
+  }
+
+  randomBytes(length: number): Uint8Array {
+    if (this.random) {
+      const r = this.random(length);
+      if (r.length !== length) throw new InternalError(`random override returned ${r.length} bytes, wanted ${length}`);
+      return r;
+    }
+    return view(nodeRandomBytes(length));
+  }
+
+  wallClock(): number {
+    return this.clock();
+  }
+
+  hash(algorithm: HashAlgorithm, data: Uint8Array): Uint8Array {
+    return view(nodeCreateHash(algorithm).update(data).digest());
+  }
+
+  createHash(algorithm: HashAlgorithm): IncrementalHash {
+    return new NodeIncrementalHash(nodeCreateHash(algorithm));
+  }
+
+  /** HMAC, RFC 2104. */
+  hmac(algorithm: HashAlgorithm, key: Uint8Array, data: Uint8Array): Uint8Array {
+    return view(createHmac(algorithm, key).update(data).digest());
+  }
+
+  createAead(algorithm: AeadAlgorithm, key: Uint8Array): Aead {
+    const want = AEAD_KEY_LENGTH[algorithm];
+    if (want === undefined) throw new InternalError(`unknown AEAD algorithm ${String(algorithm)}`);
+    if (key.length !== want) throw new InternalError(`${algorithm} key must be ${want} bytes, got ${key.length}`);
+    const k = createSecretKey(key); // copies the key into node; the caller's array may be wiped afterwards
+    switch (algorithm) {
+      case 'aes-128-gcm':
+      case 'aes-256-gcm':
+        return new GcmAead(algorithm, k);
+      case 'chacha20-poly1305':
+        return new ChaChaAead(k);
+      case 'aes-128-ccm':
+        return new CcmAead('aes-128-ccm', 16, k);
+      case 'aes-128-ccm8':
+        return new CcmAead('aes-128-ccm8', 8, k);
+    }
+  }
+
+  /**
+   * A fresh ephemeral key pair (RFC 8422 §5.10 ECDHE for TLS 1.2; RFC 8446 §4.2.8 key_share for 1.3).
+   * Throws IncompatibleError for a group we do not implement.
+   */
+  generateKeyShare(group: NamedGroup): KeyShare {
+    switch (group) {
+      case NamedGroup.x25519: {
+        if (this.random) return new X25519Share(x25519PrivateFromRaw(this.randomBytes(32)));
+        return new X25519Share(generateKeyPairSync('x25519').privateKey);
+      }
+      case NamedGroup.secp256r1:
+        return new EcdhShare(NamedGroup.secp256r1, 32, this.ecdhKey('prime256v1', 32));
+      case NamedGroup.secp384r1:
+        return new EcdhShare(NamedGroup.secp384r1, 48, this.ecdhKey('secp384r1', 48));
+      default:
+        throw new IncompatibleError(`unsupported key exchange group ${groupName(group)}`);
+    }
+  }
+
+  private ecdhKey(curve: 'prime256v1' | 'secp384r1', length: number): ReturnType<typeof createECDH> {
+    const ecdh = createECDH(curve);
+    if (!this.random) {
+      ecdh.generateKeys();
+      return ecdh;
+    }
+    // Rejection sampling from the injected RNG: a value outside [1, n-1] is refused by setPrivateKey.
+    for (let attempt = 0; attempt < 64; attempt++) {
+      try {
+        ecdh.setPrivateKey(this.randomBytes(length));
+        return ecdh;
+      } catch {
+        // try the next value
+      }
+    }
+    throw new InternalError(`the random override produced no valid ${curve} private key in 64 attempts`);
+  }
+
+  /**
+   * Verifies a signature (RFC 8446 §4.2.3 schemes; for TLS 1.2 the same code points, RFC 5246 §4.7 / §7.4.1.4.1).
+   * ECDSA signatures are DER; as in (D)TLS 1.2 (RFC 5246 §7.4.1.4.1) an ECDSA scheme fixes the hash, not the
+   * curve, so a P-256 or P-384 key is accepted with either (DTLS 1.3 callers must check the curve, RFC 8446
+   * §4.2.3); RSA-PSS uses salt length = hash length
+   * and needs an rsaEncryption key (rsa_pss_rsae_*); Ed25519 is PureEdDSA. Returns false, never throws.
+   */
+  verify(scheme: SignatureScheme, spki: Uint8Array, data: Uint8Array, signature: Uint8Array): boolean {
+    const params = SCHEME_PARAMS.get(scheme);
+    if (params === undefined) return false;
+    try {
+      const key = this.publicKey(spki);
+      if (key.asymmetricKeyType !== params.keyType) return false;
+      if (params.keyType === 'ec') {
+        const curve = key.asymmetricKeyDetails?.namedCurve;
+        if (curve !== 'prime256v1' && curve !== 'secp384r1') return false;
+        return nodeVerify(params.hash, data, { key, dsaEncoding: 'der' }, signature);
+      }
+      if (params.keyType === 'ed25519') {
+        return nodeVerify(null, data, key, signature);
+      }
+      return nodeVerify(
+        params.hash,
+        data,
+        params.saltLength === undefined
+          ? { key, padding: params.padding }
+          : { key, padding: params.padding, saltLength: params.saltLength },
+        signature,
+      );
+    } catch {
+      return false;
+    }
+  }
+
+  /** Imports an SPKI public key, through a small LRU cache (the same certificate key is verified repeatedly). */
+  private publicKey(spki: Uint8Array): KeyObject {
+    const id = buf(spki).toString('latin1');
+    const cached = this.keyCache.get(id);
+    if (cached !== undefined) {
+      this.keyCache.delete(id);
+      this.keyCache.set(id, cached);
+      return cached;
+    }
+    const key = createPublicKey({ key: buf(spki), format: 'der', type: 'spki' });
+    if (this.keyCache.size >= KEY_CACHE_SIZE) {
+      const oldest = this.keyCache.keys().next();
+      if (!oldest.done) this.keyCache.delete(oldest.value);
+    }
+    this.keyCache.set(id, key);
+    return key;
+  }
+}

@@ -5,7 +5,7 @@ import { readdirSync, statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
-const groups = process.argv.slice(2).length ? process.argv.slice(2) : ['unit', 'sim', 'interop'];
+const groups = process.argv.slice(2).length ? process.argv.slice(2) : ['unit', 'sim', 'cli', 'interop'];
 const files = [];
 function walk(dir) {
   if (!existsSync(dir)) return;

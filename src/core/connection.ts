@@ -158,8 +158,12 @@ export class Connection implements HandshakeHost {
       // RFC 6347 §4.2.4.1: double the timer up to the cap and resend the whole flight.
       this.rto = Math.min(this.rto * 2, this.config.maxRetransmitMs);
       this.retransmitAt = now + this.rto;
-      this.stats.retransmissions++;
-      this.transmitFlight();
+      // A resend we just made in answer to the peer's retransmission stands for this one (the backoff still applies).
+      if (now - this.lastResendAt >= this.config.initialRetransmitMs / 4) {
+        this.lastResendAt = now;
+        this.stats.retransmissions++;
+        this.transmitFlight();
+      }
     }
     if (this.finalFlightUntil !== undefined && now >= this.finalFlightUntil) this.releaseFinalFlight();
   }
@@ -295,6 +299,8 @@ export class Connection implements HandshakeHost {
     this.flight = flight;
     this.stats.flightsSent++;
     this.transmitFlight();
+    // A peer retransmission already on its way when we sent this flight is answered by this flight.
+    this.lastResendAt = this.now;
     if (expectsReply) {
       this.retransmitAt = this.now + this.rto;
       this.finalFlightUntil = undefined;
@@ -327,6 +333,12 @@ export class Connection implements HandshakeHost {
     this.stats.recordsReceived++;
     if (h.version >> 8 !== 0xfe) {
       this.stats.discard('bad_version');
+      return false;
+    }
+    // RFC 6347 §4.1: never accept application data without protection (wolfSSL CVE-2020-24585). Checked before the
+    // epoch lookup so it is counted as such whether or not epoch 0 is still readable.
+    if (h.contentType === ContentType.application_data && h.epoch === 0) {
+      this.stats.discard('plaintext_application_data');
       return false;
     }
     let state: ReadEpoch;

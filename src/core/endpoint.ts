@@ -93,9 +93,9 @@ export class Endpoint {
     const key = remoteKey(remote);
     const existing = this.connections.get(key);
     if (existing !== undefined && !existing.isClosed) {
-      // A fresh ClientHello (epoch 0, message_seq 0) on an established connection is a client that restarted
-      // on the same port (RFC 6347 §4.2.8): it gets a cookie exchange and, once that checks out, a new connection.
-      if (!(existing.isConnected && this.looksLikeNewClientHello(datagram))) {
+      // A fresh ClientHello (epoch 0) on an established connection is a client that restarted on the same port
+      // (RFC 6347 §4.2.8): it gets a cookie exchange and, once that checks out, a new connection.
+      if (!(existing.isConnected && this.looksLikeNewClientHello(existing, datagram))) {
         existing.handleDatagram(now, datagram);
         return { kind: 'connection', connection: existing, isNew: false };
       }
@@ -103,9 +103,19 @@ export class Endpoint {
     return this.handleNewPeer(now, datagram, remote, key);
   }
 
-  private looksLikeNewClientHello(d: Uint8Array): boolean {
-    // content type handshake, epoch 0, handshake type client_hello, message_seq 0
-    return d.length > 25 && d[0] === ContentType.handshake && d[3] === 0 && d[4] === 0 && d[13] === HandshakeType.client_hello && d[17] === 0 && d[18] === 0;
+  /**
+   * Content type handshake, epoch 0, handshake type client_hello, first fragment, and a client random other than
+   * the one that established `existing`. Not message_seq: the restarted client's hello with the cookie has
+   * message_seq 1, and a late copy of the old connection's own hello (same random) must not replace it.
+   */
+  private looksLikeNewClientHello(existing: Connection, d: Uint8Array): boolean {
+    const RANDOM_AT = 13 + 12 + 2; // record header, handshake header, client_version
+    if (!(d.length >= RANDOM_AT + 32 && d[0] === ContentType.handshake && d[3] === 0 && d[4] === 0 && d[13] === HandshakeType.client_hello)) return false;
+    if (d[19] !== 0 || d[20] !== 0 || d[21] !== 0) return false; // fragment_offset 0
+    const old = existing.handshakeResult?.clientRandom;
+    if (old === undefined) return true;
+    for (let i = 0; i < 32; i++) if (d[RANDOM_AT + i] !== old[i]) return true;
+    return false;
   }
 
   private handleNewPeer(now: number, datagram: Uint8Array, remote: Remote, key: string): EndpointResult {

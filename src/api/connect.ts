@@ -71,7 +71,12 @@ export function connect(options: ConnectOptions, onSecureConnect?: () => void): 
       if (conn.isClosed) return;
       const where = fam === 6 ? `[${address}]:${port}` : `${address}:${port}`;
       if (err.code === 'ECONNREFUSED') {
-        fail(new DtlsError('ERR_DTLS_UNREACHABLE', `nothing is listening on ${where} (ICMP port unreachable)`, undefined, { cause: err }));
+        // Linux reports a pending ICMP error before datagrams already queued on the socket. A peer that sends a
+        // fatal alert and closes its socket (gnutls-serv rejecting our certificate) makes our trailing datagrams
+        // bounce, so the alert would be lost behind "unreachable": let queued datagrams be read first.
+        setTimeout(() => {
+          if (!conn.isClosed) fail(new DtlsError('ERR_DTLS_UNREACHABLE', `nothing is listening on ${where} (ICMP port unreachable)`, undefined, { cause: err }));
+        }, 50);
       } else {
         fail(new DtlsError('ERR_DTLS_SOCKET', `UDP socket error talking to ${where}: ${err.message}`, undefined, { cause: err }));
       }

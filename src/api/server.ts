@@ -79,6 +79,8 @@ export class DtlsServer extends EventEmitter {
       return;
     }
     if (result.kind === 'dropped') return;
+    // A client that restarted on the same address:port replaced its old connection: let the old socket report it.
+    if (result.replaced !== undefined && existing?.connection === result.replaced) existing.pump();
     const conn = result.connection;
     let sock = result.isNew ? undefined : existing;
     if (sock === undefined || sock.connection !== conn) {

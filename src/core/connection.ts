@@ -9,8 +9,8 @@
 import { exportKeyingMaterial as prfExport } from '../crypto/prf12.js';
 import { AlertDescription, AlertLevel, ContentType, HandshakeType, ProtocolVersion, alertName } from '../msgs/enums.js';
 import { decodeAlert, encodeAlert } from '../msgs/alert.js';
-import { decodeHandshakeFragments } from '../msgs/handshake.js';
-import type { ClientHello } from '../msgs/client-hello.js';
+import { decodeHandshakeFragments, type HandshakeFragment } from '../msgs/handshake.js';
+import { decodeClientHello, type ClientHello } from '../msgs/client-hello.js';
 import { RECORD_HEADER_LENGTH, type RawRecord } from '../record/header12.js';
 import { splitDatagram } from '../record/deframer.js';
 import { ReplayWindow } from '../record/replay.js';
@@ -28,6 +28,7 @@ import {
   ApiMisuseError,
   DtlsError,
   HandshakeTimeoutError,
+  PeerMisbehavedError,
   toDtlsError,
 } from '../errors.js';
 import type { ConnectionConfig } from './config.js';
@@ -90,6 +91,10 @@ export class Connection implements HandshakeHost {
   /** When the final flight (kept only to answer a peer's retransmission) is released. */
   private finalFlightUntil: number | undefined;
   private lastResendAt = -Infinity;
+  /** Server: random of the ClientHello being answered. */
+  private helloRandom: Uint8Array | undefined;
+  /** Server: set while a fragmented ClientHello is being reassembled (see acceptClientHelloFragment). */
+  private helloCheck: ((hello: ClientHello) => boolean) | undefined;
 
   constructor(config: ConnectionConfig) {
     this.config = config;
@@ -124,9 +129,51 @@ export class Connection implements HandshakeHost {
     this.handshakeDeadline = now + this.config.handshakeTimeoutMs;
     this.read.replay.mark(recordSeq);
     this.writeEpochs[0]!.nextSeq = recordSeq;
+    this.startServerHandshake(message, hello);
+  }
+
+  private startServerHandshake(message: HandshakeMessage, hello: ClientHello): void {
+    this.helloRandom = hello.random.slice();
     this.nextSendSeq = message.messageSeq;
     this.reassembler.reset(message.messageSeq + 1);
     this.guard(() => (this.handshake as ServerHandshake12).start(message, hello));
+  }
+
+  /**
+   * Server: starts from the first fragment of a ClientHello fragmented over several datagrams, whose cookie the
+   * endpoint has checked (RFC 6347 §4.2.1 allows per-peer state once the cookie is valid). The rest of the hello
+   * is reassembled here; `check` re-validates the complete hello (same cookie, same prefix) before the handshake
+   * goes on — a hello that fails it ends the connection silently.
+   */
+  acceptClientHelloFragment(
+    now: number,
+    fragment: HandshakeFragment,
+    random: Uint8Array,
+    recordSeq: number,
+    check: (hello: ClientHello) => boolean,
+  ): void {
+    if (this.config.role !== 'server') throw new ApiMisuseError('ERR_DTLS_INVALID_STATE', 'acceptClientHelloFragment() is for server connections');
+    if (this.phase !== 'idle') return;
+    this.now = now;
+    this.phase = 'handshaking';
+    this.handshakeDeadline = now + this.config.handshakeTimeoutMs;
+    this.read.replay.mark(recordSeq);
+    this.writeEpochs[0]!.nextSeq = recordSeq;
+    this.helloRandom = random.slice();
+    this.helloCheck = check;
+    this.reassembler.reset(fragment.messageSeq);
+    this.reassembler.add(fragment);
+    this.processMessages();
+  }
+
+  /** Server: the client random of the ClientHello this connection answers (to tell a restarted client apart). */
+  get clientHelloRandom(): Uint8Array | undefined {
+    return this.helloRandom;
+  }
+
+  /** Ends the connection without telling the peer (it restarted, or the endpoint is shutting it out). */
+  abandon(error: DtlsError): void {
+    this.finish(error);
   }
 
   handleDatagram(now: number, datagram: Uint8Array): void {
@@ -463,11 +510,30 @@ export class Connection implements HandshakeHost {
         this.onPostHandshakeMessage(msg);
         continue;
       }
+      if (this.helloCheck !== undefined) {
+        this.onReassembledClientHello(msg, this.helloCheck);
+        continue;
+      }
       const ok = this.guard(() => this.handshake.handleMessage(msg));
       if (!ok) return;
       // Records that waited for the handshake (data racing the peer's Finished) can be read now.
       if (this.isConnected) this.replayDeferred();
     }
+  }
+
+  /** A fragmented ClientHello is complete: check it like the endpoint checks an unfragmented one, then go on. */
+  private onReassembledClientHello(msg: HandshakeMessage, check: (hello: ClientHello) => boolean): void {
+    this.helloCheck = undefined;
+    let hello: ClientHello;
+    try {
+      if (msg.msgType !== HandshakeType.client_hello) throw new Error('not a ClientHello');
+      hello = decodeClientHello(msg.body);
+      if (!check(hello)) throw new Error('cookie or hello prefix changed between fragments');
+    } catch (e) {
+      this.finish(new PeerMisbehavedError('ERR_DTLS_BAD_CLIENT_HELLO', `fragmented ClientHello rejected: ${(e as Error).message}`));
+      return;
+    }
+    this.startServerHandshake(msg, hello);
   }
 
   /** RFC 5746 / RFC 6347 §4.2.8: we never renegotiate; a new handshake on a live connection is refused. */

@@ -5,8 +5,8 @@
  * that. Connections are capped in total and per address; a capped peer gets silence.
  */
 import { ContentType, HandshakeType, ProtocolVersion } from '../msgs/enums.js';
-import { decodeHandshakeFragments } from '../msgs/handshake.js';
-import { decodeClientHello, type ClientHello } from '../msgs/client-hello.js';
+import { decodeHandshakeFragments, type HandshakeFragment } from '../msgs/handshake.js';
+import { decodeClientHello, decodeClientHelloPrefix, type ClientHello, type ClientHelloPrefix } from '../msgs/client-hello.js';
 import { encodeHelloVerifyRequest } from '../msgs/hello-verify-request.js';
 import { encodeHandshakeFragment } from '../msgs/handshake.js';
 import { splitDatagram } from '../record/deframer.js';
@@ -14,6 +14,11 @@ import { sealPlaintextRecord } from '../record/protection.js';
 import { CookieJar } from '../handshake/cookie.js';
 import type { ConnectionConfig } from './config.js';
 import { Connection } from './connection.js';
+import { DtlsError } from '../errors.js';
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
 
 export interface EndpointLimits {
   /** Established and handshaking connections in total. */
@@ -42,7 +47,7 @@ export interface Remote {
 
 export type EndpointResult =
   /** The datagram went to this connection (new: created by it). Poll the connection now. */
-  | { readonly kind: 'connection'; readonly connection: Connection; readonly isNew: boolean }
+  | { readonly kind: 'connection'; readonly connection: Connection; readonly isNew: boolean; readonly replaced?: Connection }
   /** Send this datagram back to the remote; nothing was kept. */
   | { readonly kind: 'reply'; readonly datagram: Uint8Array }
   | { readonly kind: 'dropped'; readonly reason: EndpointDropReason };
@@ -93,9 +98,10 @@ export class Endpoint {
     const key = remoteKey(remote);
     const existing = this.connections.get(key);
     if (existing !== undefined && !existing.isClosed) {
-      // A fresh ClientHello (epoch 0) on an established connection is a client that restarted on the same port
-      // (RFC 6347 §4.2.8): it gets a cookie exchange and, once that checks out, a new connection.
-      if (!(existing.isConnected && this.looksLikeNewClientHello(existing, datagram))) {
+      // A fresh ClientHello (epoch 0) with another client random is a client that restarted on the same port
+      // (RFC 6347 §4.2.8), during or after a handshake: it gets a cookie exchange and, once that checks out, a
+      // new connection. Anything else belongs to the existing connection.
+      if (!this.looksLikeNewClientHello(existing, datagram)) {
         existing.handleDatagram(now, datagram);
         return { kind: 'connection', connection: existing, isNew: false };
       }
@@ -105,14 +111,14 @@ export class Endpoint {
 
   /**
    * Content type handshake, epoch 0, handshake type client_hello, first fragment, and a client random other than
-   * the one that established `existing`. Not message_seq: the restarted client's hello with the cookie has
-   * message_seq 1, and a late copy of the old connection's own hello (same random) must not replace it.
+   * the one `existing` answers. Not message_seq: the restarted client's hello with the cookie has message_seq 1,
+   * and a late copy of the old connection's own hello (same random) must not replace it.
    */
   private looksLikeNewClientHello(existing: Connection, d: Uint8Array): boolean {
     const RANDOM_AT = 13 + 12 + 2; // record header, handshake header, client_version
     if (!(d.length >= RANDOM_AT + 32 && d[0] === ContentType.handshake && d[3] === 0 && d[4] === 0 && d[13] === HandshakeType.client_hello)) return false;
     if (d[19] !== 0 || d[20] !== 0 || d[21] !== 0) return false; // fragment_offset 0
-    const old = existing.handshakeResult?.clientRandom;
+    const old = existing.clientHelloRandom;
     if (old === undefined) return true;
     for (let i = 0; i < 32; i++) if (d[RANDOM_AT + i] !== old[i]) return true;
     return false;
@@ -124,24 +130,30 @@ export class Endpoint {
     if (rec === undefined) return this.drop('malformed');
     const h = rec.header;
     if (h.contentType !== ContentType.handshake || h.epoch !== 0 || h.version >> 8 !== 0xfe) return this.drop('not_client_hello');
-    let hello: ClientHello;
-    let messageSeq: number;
-    let body: Uint8Array;
+    let fragment: HandshakeFragment;
+    let prefix: ClientHelloPrefix;
+    let hello: ClientHello | undefined;
     try {
-      const fragments = decodeHandshakeFragments(rec.fragment);
-      const f = fragments[0];
+      const f = decodeHandshakeFragments(rec.fragment)[0];
       if (f === undefined || f.msgType !== HandshakeType.client_hello) return this.drop('not_client_hello');
-      if (f.fragmentOffset !== 0 || f.fragmentLength !== f.length) return this.drop('fragmented_client_hello');
-      messageSeq = f.messageSeq;
-      body = f.body;
-      hello = decodeClientHello(body);
+      // Later fragments of a hello we hold no state for: the client resends the whole hello on its timer.
+      if (f.fragmentOffset !== 0) return this.drop('fragmented_client_hello');
+      fragment = f;
+      if (f.fragmentLength === f.length) {
+        hello = decodeClientHello(f.body);
+        prefix = hello;
+      } else {
+        // A ClientHello fragmented over several datagrams (large hellos, small MTU): its first fragment carries
+        // the cookie, so it is checked statelessly like a whole one.
+        prefix = decodeClientHelloPrefix(f.body);
+      }
     } catch {
       return this.drop('malformed');
     }
     const peer = `${remote.address}:${remote.port}`;
-    if (this.limits.cookies && !this.cookies.verify(now, peer, hello)) {
-      if (hello.cookie.length > 0) this.stats.dropped.bad_cookie++;
-      const cookie = this.cookies.create(now, peer, hello);
+    if (this.limits.cookies && !this.cookies.verify(now, peer, prefix)) {
+      if (prefix.cookie.length > 0) this.stats.dropped.bad_cookie++;
+      const cookie = this.cookies.create(now, peer, prefix);
       // RFC 6347 §4.2.1: HelloVerifyRequest with version DTLS 1.0 (any client accepts it), the ClientHello's
       // message_seq and record sequence number. Never larger than what caused it (no amplification).
       const hvr = encodeHelloVerifyRequest({ serverVersion: ProtocolVersion.DTLS1_0, cookie });
@@ -150,7 +162,7 @@ export class Endpoint {
         ProtocolVersion.DTLS1_0,
         0,
         h.sequenceNumber,
-        encodeHandshakeFragment(HandshakeType.hello_verify_request, hvr.length, messageSeq, 0, hvr),
+        encodeHandshakeFragment(HandshakeType.hello_verify_request, hvr.length, fragment.messageSeq, 0, hvr),
       );
       if (reply.length > datagram.length) return this.drop('malformed');
       this.stats.helloVerifyRequestsSent++;
@@ -167,14 +179,31 @@ export class Endpoint {
     ) {
       return this.drop('capacity');
     }
-    if (replacing !== undefined) this.remove(remote);
+    if (replacing !== undefined) {
+      this.remove(remote);
+      if (!replacing.isClosed) {
+        replacing.abandon(new DtlsError('ERR_DTLS_PEER_RESTARTED', `${peer} started a new handshake; this connection is replaced`));
+      }
+    }
     const connection = new Connection(this.makeConfig(remote));
     this.connections.set(key, connection);
     this.handshaking.add(connection);
     this.perAddress.set(remote.address, (this.perAddress.get(remote.address) ?? 0) + 1);
     this.stats.connectionsAccepted++;
-    connection.acceptClientHello(now, { msgType: HandshakeType.client_hello, messageSeq, body: body.slice() }, hello, h.sequenceNumber);
-    return { kind: 'connection', connection, isNew: true };
+    if (hello !== undefined) {
+      const message = { msgType: HandshakeType.client_hello, messageSeq: fragment.messageSeq, body: fragment.body.slice() };
+      connection.acceptClientHello(now, message, hello, h.sequenceNumber);
+    } else {
+      const first = { ...fragment, body: fragment.body.slice() };
+      const cookies = this.limits.cookies;
+      const random = prefix.random.slice();
+      const cookie = prefix.cookie.slice();
+      // The complete hello must be the one whose first fragment was checked: same random and cookie, valid cookie.
+      const check = (whole: ClientHello): boolean =>
+        bytesEqual(whole.random, random) && bytesEqual(whole.cookie, cookie) && (!cookies || this.cookies.verify(now, peer, whole));
+      connection.acceptClientHelloFragment(now, first, random, h.sequenceNumber, check);
+    }
+    return { kind: 'connection', connection, isNew: true, ...(replacing !== undefined ? { replaced: replacing } : {}) };
   }
 
   /** Connections created and maybe still handshaking; swept lazily, so the count costs O(1) amortised. */

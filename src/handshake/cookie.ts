@@ -2,13 +2,15 @@
  * Stateless HelloVerifyRequest cookies (RFC 6347 §4.2.1). A cookie is
  *
  *   timestamp (u32, seconds of the endpoint's clock) ‖ HMAC-SHA256(secret, timestamp ‖ client address ‖ port ‖
- *   client_version ‖ random ‖ session_id ‖ cipher_suites)[0..16]
+ *   client_version ‖ random ‖ session_id)[0..16]
  *
- * so it is bound to the client's address and port and to its hello, expires, and needs no per-peer state. The
+ * so it is bound to the client's address and port and to its hello (through the 32-byte client random), expires,
+ * and needs no per-peer state. Only fields that precede the cookie are bound, so that the first fragment of a
+ * ClientHello fragmented over several datagrams is enough to check it. The
  * secret rotates every `lifetimeMs`; a cookie made with the previous secret is still accepted for one period.
  */
 import type { CryptoProvider } from '../crypto/provider.js';
-import type { ClientHello } from '../msgs/client-hello.js';
+import type { ClientHelloPrefix } from '../msgs/client-hello.js';
 import { Writer } from '../msgs/writer.js';
 import { constantTimeEqual } from './util.js';
 
@@ -40,15 +42,14 @@ export class CookieJar {
     }
   }
 
-  private mac(secret: Uint8Array, seconds: number, peer: string, hello: ClientHello): Uint8Array {
+  private mac(secret: Uint8Array, seconds: number, peer: string, hello: ClientHelloPrefix): Uint8Array {
     const w = new Writer(128);
     w.u32(seconds).vec8(new TextEncoder().encode(peer)).u16(hello.clientVersion).bytes(hello.random).vec8(hello.sessionId);
-    for (const s of hello.cipherSuites) w.u16(s);
     return this.crypto.hmac('sha256', secret, w.finish()).subarray(0, MAC_LENGTH);
   }
 
   /** A fresh cookie for this peer ("address:port") and hello. */
-  create(now: number, peer: string, hello: ClientHello): Uint8Array {
+  create(now: number, peer: string, hello: ClientHelloPrefix): Uint8Array {
     this.rotate(now);
     const seconds = Math.floor(now / 1000) >>> 0;
     const out = new Uint8Array(COOKIE_LENGTH);
@@ -58,7 +59,7 @@ export class CookieJar {
   }
 
   /** Whether `hello.cookie` is one we made for this peer and hello, no older than the lifetime. */
-  verify(now: number, peer: string, hello: ClientHello): boolean {
+  verify(now: number, peer: string, hello: ClientHelloPrefix): boolean {
     this.rotate(now);
     const cookie = hello.cookie;
     if (cookie.length !== COOKIE_LENGTH) return false;

@@ -69,3 +69,28 @@ export function encodeClientHello(m: ClientHello): Uint8Array {
   encodeExtensions(w, m.extensions);
   return w.finish();
 }
+
+/** The leading fields of a ClientHello, which fit in its first fragment (RFC 6347 §4.2.1). */
+export interface ClientHelloPrefix {
+  clientVersion: number;
+  random: Uint8Array;
+  sessionId: Uint8Array;
+  cookie: Uint8Array;
+}
+
+/**
+ * Reads client_version, random, session_id and cookie from the first bytes of a ClientHello — enough to check
+ * a cookie statelessly when the hello is fragmented over several datagrams. Throws InvalidMessageError if the
+ * bytes end before the cookie does.
+ */
+export function decodeClientHelloPrefix(firstBytes: Uint8Array): ClientHelloPrefix {
+  const r = new Reader(firstBytes);
+  const clientVersion = r.u16('ClientHello.client_version');
+  const random = r.bytesN(RANDOM_LENGTH, 'ClientHello.random');
+  const sessionId = r.vec8('ClientHello.session_id');
+  if (sessionId.length > MAX_SESSION_ID_LENGTH) {
+    throw new InvalidMessageError(`ClientHello.session_id too long: ${sessionId.length}`);
+  }
+  const cookie = r.vec8('ClientHello.cookie');
+  return { clientVersion, random, sessionId, cookie };
+}

@@ -621,8 +621,7 @@ export class Connection implements HandshakeHost {
   private transmitFlight(): void {
     const flight = this.flight;
     if (flight === undefined) return;
-    const mtu = this.config.mtu;
-    const records = flight.toRecords((epoch) => mtu - RECORD_HEADER_LENGTH - (this.writeEpochs[epoch]?.protection?.overhead ?? 0));
+    const records = flight.toRecords(this.config.mtu, (epoch) => RECORD_HEADER_LENGTH + (this.writeEpochs[epoch]?.protection?.overhead ?? 0));
     for (const r of records) this.queueRecord(r.contentType, r.epoch, r.payload);
   }
 

@@ -35,29 +35,46 @@ export class Flight {
   }
 
   /**
-   * The flight as records whose payload fits `maxPayload(epoch)` bytes (the room left in one datagram for a
-   * record of that epoch after its header and protection overhead).
+   * The flight as records, planned so that packing them in order into datagrams of at most `mtu` bytes fills
+   * each datagram: a message that does not fit the room left in the current datagram is fragmented to fill it
+   * (unless less than MIN_FRAGMENT bytes of it would fit), the rest going on in the next datagrams.
+   * `recordOverhead(epoch)` is the record header plus protection overhead of that epoch.
    */
-  toRecords(maxPayload: (epoch: number) => number): OutgoingRecord[] {
+  toRecords(mtu: number, recordOverhead: (epoch: number) => number): OutgoingRecord[] {
     const out: OutgoingRecord[] = [];
+    let used = 0;
     for (const e of this.entries) {
+      const overhead = recordOverhead(e.epoch);
       if (e.kind === 'ccs') {
+        const size = overhead + CHANGE_CIPHER_SPEC_PAYLOAD.length;
+        if (used + size > mtu) used = 0;
         out.push({ contentType: ContentType.change_cipher_spec, epoch: e.epoch, payload: CHANGE_CIPHER_SPEC_PAYLOAD });
+        used += size;
         continue;
       }
-      const room = Math.max(1, maxPayload(e.epoch) - HANDSHAKE_HEADER_LENGTH);
       const length = e.body.length;
+      const fixed = overhead + HANDSHAKE_HEADER_LENGTH;
       let offset = 0;
       do {
-        const n = Math.min(room, length - offset);
+        let room = mtu - used - fixed;
+        if (room < Math.min(length - offset, MIN_FRAGMENT)) {
+          used = 0;
+          room = mtu - fixed;
+        }
+        const remaining = length - offset;
+        const n = remaining === 0 ? 0 : Math.max(1, Math.min(room, remaining));
         out.push({
           contentType: ContentType.handshake,
           epoch: e.epoch,
           payload: encodeHandshakeFragment(e.msgType, length, e.messageSeq, offset, e.body.subarray(offset, offset + n)),
         });
+        used += fixed + n;
         offset += n;
       } while (offset < length);
     }
     return out;
   }
 }
+
+/** Smallest fragment worth starting at the end of a partly filled datagram. */
+const MIN_FRAGMENT = 32;

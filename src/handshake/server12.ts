@@ -17,6 +17,7 @@ import {
   ClientCertificateType,
   ExtensionType,
   HandshakeType,
+  NamedGroup,
   ProtocolVersion,
 } from '../msgs/enums.js';
 import {
@@ -119,7 +120,14 @@ export class ServerHandshake12 implements Handshake12 {
     const ext = (t: number): Uint8Array | undefined => findExtension(hello.extensions, t);
     const suite = chooseSuite(config.cipherSuites, hello.cipherSuites, creds.key.keyType);
     const groupsData = ext(ExtensionType.supported_groups);
-    const group = chooseGroup(config.groups, groupsData === undefined ? undefined : decodeSupportedGroups(groupsData));
+    const clientGroups = groupsData === undefined ? undefined : decodeSupportedGroups(groupsData);
+    const group = chooseGroup(config.groups, clientGroups);
+    // RFC 8422 §5.1.1: in (D)TLS 1.2 supported_groups also names the curves the client can verify ECDSA
+    // signatures on, so our certificate's curve must be among them.
+    const certCurve = creds.key.keyType === 'ec-p256' ? NamedGroup.secp256r1 : creds.key.keyType === 'ec-p384' ? NamedGroup.secp384r1 : undefined;
+    if (certCurve !== undefined && clientGroups !== undefined && !clientGroups.includes(certCurve)) {
+      throw new IncompatibleError(`client does not support the curve of our certificate (${creds.key.keyType})`);
+    }
     const sigData = ext(ExtensionType.signature_algorithms);
     const clientSchemes = sigData === undefined ? [] : decodeSignatureAlgorithms(sigData);
     const scheme = chooseSignatureScheme(creds.key, clientSchemes);

@@ -336,7 +336,7 @@ export const GNUTLS_SUITES: Readonly<Record<string, { cipher: string; kx: string
 export const GNUTLS_GROUPS: Readonly<Record<string, string>> = { x25519: 'GROUP-X25519', 'P-256': 'GROUP-SECP256R1', 'P-384': 'GROUP-SECP384R1' };
 
 /** A priority string allowing only DTLS 1.2, the given suite and (optionally) the given group. */
-export function gnutlsPriority(ianaSuite?: string, group?: string): string {
+export function gnutlsPriority(ianaSuite?: string, group?: string, role: 'server' | 'client' = 'server'): string {
   let p = 'NORMAL:-VERS-ALL:+VERS-DTLS1.2';
   if (ianaSuite !== undefined) {
     const s = GNUTLS_SUITES[ianaSuite];
@@ -347,7 +347,9 @@ export function gnutlsPriority(ianaSuite?: string, group?: string): string {
   if (group !== undefined) {
     const g = GNUTLS_GROUPS[group];
     if (g === undefined) throw new Error(`no GnuTLS group known for ${group}`);
-    p += `:-GROUP-ALL:+${g}`;
+    // Our certificates are P-256: RFC 8422 §5.1.1 has a (D)TLS 1.2 server refuse ECDSA when the client's groups
+    // lack its certificate's curve, so a client keeps P-256 allowed after the group under test.
+    p += `:-GROUP-ALL:+${g}${role === 'client' && g !== 'GROUP-SECP256R1' ? ':+GROUP-SECP256R1' : ''}`;
   }
   return p;
 }
@@ -407,7 +409,7 @@ export interface GnutlsClientOptions {
 export function startGnutlsClient(o: GnutlsClientOptions): PeerProcess {
   requireGnutls();
   const f = files(o.certs);
-  const args = ['-u', '-p', String(o.port), '--x509cafile', f.ca, '--priority', gnutlsPriority(o.suite, o.group)];
+  const args = ['-u', '-p', String(o.port), '--x509cafile', f.ca, '--priority', gnutlsPriority(o.suite, o.group, 'client')];
   if (o.clientCert ?? true) args.push('--x509certfile', f.clientCert, '--x509keyfile', f.clientKey);
   if (o.mtu !== undefined) args.push('--mtu', String(o.mtu));
   args.push(...(o.extraArgs ?? []));

@@ -142,7 +142,12 @@ interface ServerCase {
 async function serverFromClient(c: ServerCase): Promise<void> {
   requireGnutls();
   const certs = await testCerts(c.kind);
-  const ours = await ourServer({ certs, requestCert: true, ...(c.mtu !== undefined ? { mtu: c.mtu } : {}) });
+  const ours = await ourServer({
+    certs,
+    requestCert: true,
+    ...(c.mtu !== undefined ? { mtu: c.mtu } : {}),
+    ...(c.group !== undefined ? { groups: [c.group] } : {}),
+  });
   let client: PeerProcess | undefined;
   let recorder: UdpRecorder | undefined;
   try {

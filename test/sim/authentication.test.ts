@@ -250,3 +250,11 @@ test('RFC 5246 §7.4.9 a tampered Finished: the server cannot authenticate it an
   assert.equal(sim.server!.error?.code, 'ERR_DTLS_HANDSHAKE_TIMEOUT');
   assert.equal(sim.client.error?.code, 'ERR_DTLS_HANDSHAKE_TIMEOUT');
 });
+
+test('RFC 8422 §5.1.1 a client whose supported_groups lacks the curve of the server\'s ECDSA certificate gets handshake_failure', async () => {
+  const certs = await testCerts('ec');
+  const sim = new Sim(opts(certs, { client: { groups: ['P-384'] } }));
+  sim.handshake();
+  assertFatal(sim, 'server', 'ERR_DTLS_INCOMPATIBLE', AlertDescription.handshake_failure);
+  assert.match(sim.server?.error?.message ?? '', /curve of our certificate/);
+});

@@ -3,7 +3,8 @@
  * Connection: after every input it drains the connection's datagrams to the UDP transport, its events to
  * listeners, and re-arms one unref'd timer at the connection's next deadline.
  *
- * Events: 'secureConnect' (handshake done), 'message' (Buffer), 'error' (DtlsError), 'close'.
+ * Events: 'secureConnect' (handshake done), 'message' (Buffer), 'error' (DtlsError), 'close', and 'keylog'
+ * (an NSS key log line for Wireshark; also appended to $SSLKEYLOGFILE when set).
  */
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
@@ -12,6 +13,7 @@ import type { ConnectionStats } from '../core/stats.js';
 import { ApiMisuseError, DtlsError } from '../errors.js';
 import type { HandshakeResult } from '../handshake/result.js';
 import type { PeerCertificate } from '../pki/verifier.js';
+import { closedChannel, debug, handshakeChannel, keyLogLine, writeKeyLogFile } from './diagnostics.js';
 
 /** Where the socket's datagrams go: a dgram socket (connected or not) or the server's shared socket. */
 export interface DatagramTransport {
@@ -125,6 +127,11 @@ export class DtlsSocket extends EventEmitter {
   }
 
   private onConnected(result: HandshakeResult): void {
+    const line = keyLogLine(result);
+    writeKeyLogFile(line);
+    if (this.listenerCount('keylog') > 0) this.emit('keylog', line);
+    debug('%s:%d handshake complete: %s %s', this.remoteAddress, this.remotePort, result.protocol, result.suite.name);
+    if (handshakeChannel.hasSubscribers) handshakeChannel.publish({ socket: this, result });
     this.emit('secureConnect', result);
     const early = this.early;
     this.early = [];
@@ -139,6 +146,8 @@ export class DtlsSocket extends EventEmitter {
     this.early = [];
     const notSent = error ?? new ApiMisuseError('ERR_DTLS_NOT_CONNECTED', 'connection closed before the message was sent');
     for (const m of early) m.cb?.(notSent);
+    debug('%s:%d closed%s', this.remoteAddress, this.remotePort, error === undefined ? '' : `: ${error.code} ${error.message}`);
+    if (closedChannel.hasSubscribers) closedChannel.publish({ socket: this, error });
     if (error !== undefined) this.emitError(error);
     if (this.inflight === 0) this.flushCloseWaiters();
     if (!this.closedEmitted) {

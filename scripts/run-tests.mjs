@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 // Runs the compiled tests (dist/test/<group>/**/*.test.js) with node's test runner.
-// Usage: node scripts/run-tests.mjs [group ...]   (groups: unit sim interop; default: all)
+// Usage: node scripts/run-tests.mjs [group ...]   (groups: unit sim fuzz cli net interop; default: all)
 import { readdirSync, statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
-const groups = process.argv.slice(2).length ? process.argv.slice(2) : ['unit', 'sim', 'cli', 'interop'];
+const groups = process.argv.slice(2).length ? process.argv.slice(2) : ['unit', 'sim', 'fuzz', 'cli', 'net', 'interop'];
 const files = [];
 function walk(dir) {
   if (!existsSync(dir)) return;

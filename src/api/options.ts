@@ -6,11 +6,12 @@ import type { Socket as DgramSocket } from 'node:dgram';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { NodeCryptoProvider } from '../crypto/node-provider.js';
 import { DTLS12_SUITES, suiteByName, type CipherSuite } from '../crypto/suites.js';
-import { SUPPORTED_SIGNATURE_SCHEMES } from '../crypto/signature.js';
+import { SUPPORTED_SIGNATURE_SCHEMES, schemeName } from '../crypto/signature.js';
 import { loadSigningKey } from '../crypto/signing-key.js';
-import { NamedGroup } from '../msgs/enums.js';
+import { NamedGroup, type SignatureScheme } from '../msgs/enums.js';
 import { ApiMisuseError } from '../errors.js';
 import { DEFAULTS, type ConnectionConfig, type LocalCredentials, type PeerVerifier } from '../core/config.js';
+import { DEFAULT_ENDPOINT_LIMITS, type EndpointLimits } from '../core/endpoint.js';
 import { TrustStore, describeCertificate, verifyCertificateChain, type PeerCertificate } from '../pki/verifier.js';
 import { parsePemCertificates } from '../pki/credentials.js';
 
@@ -25,6 +26,11 @@ export interface CommonOptions {
   ca?: PemInput | readonly PemInput[];
   /** IANA cipher suite names, as an array or one colon-separated string. Default: all supported, strongest first. */
   ciphers?: string | readonly string[];
+  /**
+   * Signature schemes we offer and accept, by IANA name (e.g. 'ecdsa_secp256r1_sha256', 'rsa_pss_rsae_sha256'),
+   * as an array or one colon-separated string. Default: all supported.
+   */
+  sigalgs?: string | readonly string[];
   /** Key exchange groups: 'x25519', 'P-256', 'P-384'. Default all three in that order. */
   groups?: readonly string[];
   /** Verify the peer's certificate and fail the handshake if it does not check out. Default true. */
@@ -44,6 +50,24 @@ export interface CommonOptions {
   replayWindow?: number;
   /** Require the extended master secret (RFC 7627) from the peer. Default true. */
   requireExtendedMasterSecret?: boolean;
+  /**
+   * Close an established connection when no authenticated record has arrived from the peer for this long (ms).
+   * It sends close_notify and closes with ERR_DTLS_IDLE_TIMEOUT. Default 0: never. Only what is received counts,
+   * so a side that only sends should leave it at 0 or have the peer answer.
+   */
+  idleTimeout?: number;
+  /**
+   * Close the connection (fatal bad_record_mac alert, ERR_DTLS_TOO_MANY_BAD_RECORDS) once this many records have
+   * failed authentication. Default 0: unlimited — such records are discarded silently and counted (RFC 6347
+   * §4.1.2.7), because anyone who knows the address and port can forge them.
+   */
+  maxBadRecords?: number;
+  /** Records of the next epoch (or data racing the handshake's end) held until they can be read. Default 32. */
+  maxDeferredRecords?: number;
+  /** Largest handshake message accepted from the peer, in bytes (default 65536). */
+  maxHandshakeMessageSize?: number;
+  /** Bytes of handshake messages being reassembled at once (default 131072, at least maxHandshakeMessageSize). */
+  maxHandshakeBufferSize?: number;
   /** Replace node:crypto (tests, hardware). */
   cryptoProvider?: CryptoProvider;
   /** Abort the handshake / close the socket when this signal aborts. */
@@ -67,11 +91,14 @@ export interface ServerOptions extends CommonOptions {
   requestCert?: boolean;
   /** Require the stateless cookie exchange (default true; RFC 6347 §4.2.1). */
   cookies?: boolean;
+  /** Connections (handshaking or established) in total. Default 100000. A peer over a cap gets silence. */
   maxConnections?: number;
+  /** Connections from one IP address (any port). Default 1000. */
   maxConnectionsPerAddress?: number;
+  /** Half-open connections (cookie checked, handshake not finished) in total. Default 10000. */
   maxHandshaking?: number;
-  /** Established connections with no traffic for this long are closed (ms; default 0 = never). */
-  idleTimeout?: number;
+  /** Half-open connections from one IP address. Default 100. */
+  maxHandshakingPerAddress?: number;
   socket?: DgramSocket;
 }
 
@@ -120,6 +147,19 @@ export function resolveSuites(ciphers: string | readonly string[] | undefined): 
   });
 }
 
+export function resolveSigalgs(sigalgs: string | readonly string[] | undefined): SignatureScheme[] {
+  if (sigalgs === undefined) return [...SUPPORTED_SIGNATURE_SCHEMES];
+  const names = typeof sigalgs === 'string' ? sigalgs.split(':').filter((s) => s.length > 0) : [...sigalgs];
+  if (names.length === 0) throw invalid('sigalgs', 'no signature scheme given');
+  return names.map((n) => {
+    const scheme = SUPPORTED_SIGNATURE_SCHEMES.find((s) => schemeName(s) === n);
+    if (scheme === undefined) {
+      throw invalid('sigalgs', `unknown or unsupported signature scheme ${n}; supported: ${SUPPORTED_SIGNATURE_SCHEMES.map(schemeName).join(', ')}`);
+    }
+    return scheme;
+  });
+}
+
 function resolveGroups(groups: readonly string[] | undefined): NamedGroup[] {
   if (groups === undefined) return [NamedGroup.x25519, NamedGroup.secp256r1, NamedGroup.secp384r1];
   if (groups.length === 0) throw invalid('groups', 'no group given');
@@ -163,6 +203,17 @@ export function resolveCommon(o: CommonOptions): ResolvedCommon {
   const maxRetransmitMs = intOption(o.maxRetransmitTimeout, 'maxRetransmitTimeout', DEFAULTS.maxRetransmitMs, initialRetransmitMs, 600_000);
   const handshakeTimeoutMs = intOption(o.handshakeTimeout, 'handshakeTimeout', DEFAULTS.handshakeTimeoutMs, 100, 3_600_000);
   const replayWindow = intOption(o.replayWindow, 'replayWindow', DEFAULTS.replayWindow, 32, 4096);
+  const idleTimeoutMs = intOption(o.idleTimeout, 'idleTimeout', DEFAULTS.idleTimeoutMs, 0, 2_147_483_647);
+  const maxBadRecords = intOption(o.maxBadRecords, 'maxBadRecords', DEFAULTS.maxBadRecords, 0, 2 ** 32);
+  const maxDeferredRecords = intOption(o.maxDeferredRecords, 'maxDeferredRecords', DEFAULTS.maxDeferredRecords, 0, 4096);
+  const maxHandshakeMessageLength = intOption(o.maxHandshakeMessageSize, 'maxHandshakeMessageSize', DEFAULTS.maxHandshakeMessageLength, 1024, 0xff_ffff);
+  const maxHandshakeBufferedBytes = intOption(
+    o.maxHandshakeBufferSize,
+    'maxHandshakeBufferSize',
+    Math.max(DEFAULTS.maxHandshakeBufferedBytes, maxHandshakeMessageLength),
+    maxHandshakeMessageLength,
+    64 * 1024 * 1024,
+  );
   if (replayWindow % 32 !== 0) throw invalid('replayWindow', 'must be a multiple of 32');
   const alpn = o.ALPNProtocols ?? [];
   for (const p of alpn) {
@@ -179,7 +230,7 @@ export function resolveCommon(o: CommonOptions): ResolvedCommon {
       crypto,
       cipherSuites: resolveSuites(o.ciphers),
       groups: resolveGroups(o.groups),
-      signatureSchemes: SUPPORTED_SIGNATURE_SCHEMES,
+      signatureSchemes: resolveSigalgs(o.sigalgs),
       credentials: resolveCredentials(o),
       alpnProtocols: alpn,
       requireExtendedMasterSecret: o.requireExtendedMasterSecret ?? true,
@@ -188,8 +239,11 @@ export function resolveCommon(o: CommonOptions): ResolvedCommon {
       maxRetransmitMs,
       handshakeTimeoutMs,
       replayWindow,
-      maxHandshakeMessageLength: DEFAULTS.maxHandshakeMessageLength,
-      maxDeferredRecords: DEFAULTS.maxDeferredRecords,
+      maxHandshakeMessageLength,
+      maxHandshakeBufferedBytes,
+      maxDeferredRecords,
+      idleTimeoutMs,
+      maxBadRecords,
     },
   };
 }
@@ -206,5 +260,19 @@ export function makeVerifier(r: ResolvedCommon): PeerVerifier {
       ...(r.checkPeer !== undefined ? { checkPeer: r.checkPeer } : {}),
     });
     return verified;
+  };
+}
+
+/** The server's caps (ServerOptions max*), validated, with the documented defaults. */
+export function resolveServerLimits(o: ServerOptions): EndpointLimits {
+  const d = DEFAULT_ENDPOINT_LIMITS;
+  if (o.cookies !== undefined && typeof o.cookies !== 'boolean') throw invalid('cookies', 'must be a boolean');
+  return {
+    maxConnections: intOption(o.maxConnections, 'maxConnections', d.maxConnections, 1, 10_000_000),
+    maxConnectionsPerAddress: intOption(o.maxConnectionsPerAddress, 'maxConnectionsPerAddress', d.maxConnectionsPerAddress, 1, 10_000_000),
+    maxHandshaking: intOption(o.maxHandshaking, 'maxHandshaking', d.maxHandshaking, 1, 10_000_000),
+    maxHandshakingPerAddress: intOption(o.maxHandshakingPerAddress, 'maxHandshakingPerAddress', d.maxHandshakingPerAddress, 1, 10_000_000),
+    cookieLifetimeMs: d.cookieLifetimeMs,
+    cookies: o.cookies ?? true,
   };
 }

@@ -7,11 +7,11 @@
 import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { isIPv6 } from 'node:net';
-import { Endpoint, DEFAULT_ENDPOINT_LIMITS, type Remote } from '../core/endpoint.js';
+import { Endpoint, type EndpointStatsSnapshot, type Remote } from '../core/endpoint.js';
 import type { ConnectionConfig } from '../core/config.js';
 import { ApiMisuseError, DtlsError } from '../errors.js';
 import { DtlsSocket, monotonicNow, type DatagramTransport } from './socket.js';
-import { intOption, makeVerifier, resolveCommon, type ServerOptions } from './options.js';
+import { makeVerifier, resolveCommon, resolveServerLimits, type ServerOptions } from './options.js';
 
 export class DtlsServer extends EventEmitter {
   readonly endpoint: Endpoint;
@@ -34,13 +34,7 @@ export class DtlsServer extends EventEmitter {
       requireClientCertificate: requestCert && common.rejectUnauthorized,
       verifyPeer,
     };
-    this.endpoint = new Endpoint(() => config, common.crypto, {
-      maxConnections: intOption(options.maxConnections, 'maxConnections', DEFAULT_ENDPOINT_LIMITS.maxConnections, 1, 10_000_000),
-      maxConnectionsPerAddress: intOption(options.maxConnectionsPerAddress, 'maxConnectionsPerAddress', DEFAULT_ENDPOINT_LIMITS.maxConnectionsPerAddress, 1, 10_000_000),
-      maxHandshaking: intOption(options.maxHandshaking, 'maxHandshaking', DEFAULT_ENDPOINT_LIMITS.maxHandshaking, 1, 10_000_000),
-      cookieLifetimeMs: DEFAULT_ENDPOINT_LIMITS.cookieLifetimeMs,
-      cookies: options.cookies ?? true,
-    });
+    this.endpoint = new Endpoint(() => config, common.crypto, resolveServerLimits(options));
     if (onSecureConnection !== undefined) this.on('secureConnection', onSecureConnection);
     this.ownsSocket = options.socket === undefined;
     if (options.socket !== undefined) this.attach(options.socket);
@@ -124,6 +118,15 @@ export class DtlsServer extends EventEmitter {
   /** Number of connections (handshaking and established). */
   get connections(): number {
     return this.endpoint.size;
+  }
+
+  /**
+   * The endpoint's counters: connections now (handshaking, established), HelloVerifyRequests sent, handshakes
+   * completed, connections closed (by error code), datagrams dropped by reason and peers refused by cap
+   * (`refused.max_handshaking_per_address` ...). A fresh copy on every call.
+   */
+  getStats(): EndpointStatsSnapshot {
+    return this.endpoint.getStats();
   }
 
   /** Sends close_notify to every peer, then closes the socket (if we created it). Promise without a callback. */

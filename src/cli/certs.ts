@@ -18,8 +18,10 @@ import { ApiMisuseError } from '../errors.js';
 export interface GenerateOptions {
   /** Output directory; created (recursively) if missing. */
   dir: string;
-  /** RSA-2048 keys instead of ECDSA P-256. */
+  /** RSA-2048 keys instead of ECDSA P-256 (same as keyType 'rsa'). */
   rsa?: boolean;
+  /** Key type of all three certificates: ECDSA P-256 (default), ECDSA P-384, RSA-2048 or Ed25519. */
+  keyType?: CertKeyType;
   /** Validity in days of all three certificates; default 825 for the leaves and 3650 for the CA. */
   days?: number;
   /** Overwrite existing files. Default false: an existing file is an error (ERR_DTLS_FILE_EXISTS). */
@@ -36,20 +38,39 @@ const OID_CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
 
 type KeyPair = webcrypto.CryptoKeyPair;
 
+export type CertKeyType = 'p256' | 'p384' | 'rsa' | 'ed25519';
+export const CERT_KEY_TYPES: readonly CertKeyType[] = ['p256', 'p384', 'rsa', 'ed25519'];
+
 const crypto = webcrypto;
 
-function keyAlgorithm(rsa: boolean): webcrypto.RsaHashedKeyGenParams | webcrypto.EcKeyGenParams {
-  return rsa
-    ? { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' }
-    : { name: 'ECDSA', namedCurve: 'P-256' };
+function keyAlgorithm(type: CertKeyType): webcrypto.RsaHashedKeyGenParams | webcrypto.EcKeyGenParams | webcrypto.Algorithm {
+  switch (type) {
+    case 'rsa':
+      return { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' } as webcrypto.RsaHashedKeyGenParams;
+    case 'p384':
+      return { name: 'ECDSA', namedCurve: 'P-384' } as webcrypto.EcKeyGenParams;
+    case 'ed25519':
+      return { name: 'Ed25519' };
+    case 'p256':
+      return { name: 'ECDSA', namedCurve: 'P-256' } as webcrypto.EcKeyGenParams;
+  }
 }
 
-function signingAlgorithm(rsa: boolean): webcrypto.Algorithm | webcrypto.EcdsaParams {
-  return rsa ? { name: 'RSASSA-PKCS1-v1_5' } : { name: 'ECDSA', hash: 'SHA-256' };
+function signingAlgorithm(type: CertKeyType): webcrypto.Algorithm | webcrypto.EcdsaParams {
+  switch (type) {
+    case 'rsa':
+      return { name: 'RSASSA-PKCS1-v1_5' };
+    case 'p384':
+      return { name: 'ECDSA', hash: 'SHA-384' } as webcrypto.EcdsaParams;
+    case 'ed25519':
+      return { name: 'Ed25519' };
+    case 'p256':
+      return { name: 'ECDSA', hash: 'SHA-256' } as webcrypto.EcdsaParams;
+  }
 }
 
-async function generateKeyPair(rsa: boolean): Promise<KeyPair> {
-  return crypto.subtle.generateKey(keyAlgorithm(rsa), true, ['sign', 'verify']);
+async function generateKeyPair(type: CertKeyType): Promise<KeyPair> {
+  return crypto.subtle.generateKey(keyAlgorithm(type) as webcrypto.EcKeyGenParams, true, ['sign', 'verify']) as Promise<KeyPair>;
 }
 
 /** A random positive 128-bit serial number (RFC 5280 §4.1.2.2: positive, at most 20 octets), as hex. */
@@ -71,7 +92,11 @@ interface PlannedFile {
 
 export async function generateDevCertificates(opts: GenerateOptions): Promise<{ files: string[] }> {
   const dir = resolve(opts.dir);
-  const rsa = opts.rsa === true;
+  const keyType: CertKeyType = opts.keyType ?? (opts.rsa === true ? 'rsa' : 'p256');
+  if (!CERT_KEY_TYPES.includes(keyType)) {
+    throw new ApiMisuseError('ERR_DTLS_INVALID_OPTION', `keyType must be one of ${CERT_KEY_TYPES.join(', ')}, got ${String(keyType)}`);
+  }
+  const rsa = keyType === 'rsa';
   const force = opts.force === true;
   if (opts.days !== undefined && (!Number.isInteger(opts.days) || opts.days < 1 || opts.days > 36_500)) {
     throw new ApiMisuseError('ERR_DTLS_INVALID_OPTION', `days must be an integer between 1 and 36500, got ${String(opts.days)}`);
@@ -89,12 +114,12 @@ export async function generateDevCertificates(opts: GenerateOptions): Promise<{ 
   const notBefore = new Date(Date.now() - HOUR_MS);
   const caNotAfter = new Date(notBefore.getTime() + (opts.days ?? CA_DAYS) * DAY_MS);
   const leafNotAfter = new Date(notBefore.getTime() + (opts.days ?? LEAF_DAYS) * DAY_MS);
-  const signAlg = signingAlgorithm(rsa);
+  const signAlg = signingAlgorithm(keyType);
 
   const [caKeys, serverKeys, clientKeys] = await Promise.all([
-    generateKeyPair(rsa),
-    generateKeyPair(rsa),
-    generateKeyPair(rsa),
+    generateKeyPair(keyType),
+    generateKeyPair(keyType),
+    generateKeyPair(keyType),
   ]);
 
   const caCert = await x509.X509CertificateGenerator.createSelfSigned(

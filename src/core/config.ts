@@ -44,6 +44,19 @@ export interface ConnectionConfig {
   readonly maxHandshakeMessageLength: number;
   /** Records of a not-yet-usable epoch (or early application data) kept until they can be processed. */
   readonly maxDeferredRecords: number;
+  /** Total claimed length of the handshake messages being reassembled at once (bytes). Default 131072. */
+  readonly maxHandshakeBufferedBytes?: number;
+  /**
+   * Established connection: closed (close_notify, then ERR_DTLS_IDLE_TIMEOUT) when no authenticated record has
+   * arrived from the peer for this long (ms). 0 or undefined: never.
+   */
+  readonly idleTimeoutMs?: number;
+  /**
+   * Records failing authentication (bad MAC) tolerated before the connection is closed with a fatal bad_record_mac
+   * alert and ERR_DTLS_TOO_MANY_BAD_RECORDS. 0 or undefined: unlimited — they are discarded silently and counted
+   * (RFC 6347 §4.1.2.7).
+   */
+  readonly maxBadRecords?: number;
 }
 
 export const DEFAULTS = Object.freeze({
@@ -54,4 +67,7 @@ export const DEFAULTS = Object.freeze({
   replayWindow: 64,
   maxHandshakeMessageLength: 65_536,
   maxDeferredRecords: 32,
+  maxHandshakeBufferedBytes: 131_072,
+  idleTimeoutMs: 0,
+  maxBadRecords: 0,
 });

@@ -85,6 +85,14 @@ export class Connection implements HandshakeHost {
   private eventHead = 0;
 
   private now = 0;
+  /** Idle timeout (config.idleTimeoutMs): when the last authenticated record arrived, and when to look again. */
+  private lastReceivedAt = 0;
+  private idleCheckAt: number | undefined;
+  /**
+   * Told of every phase change, after it happened. The server Endpoint keeps its handshaking and connection
+   * counts with it (O(1) caps, slots freed the moment a connection closes).
+   */
+  onPhaseChange: ((phase: 'handshaking' | 'connected' | 'closed') => void) | undefined;
   private rto: number;
   private retransmitAt: number | undefined;
   private handshakeDeadline: number | undefined;
@@ -101,7 +109,12 @@ export class Connection implements HandshakeHost {
     this.rto = config.initialRetransmitMs;
     this.read = { epoch: 0, protection: undefined, replay: new ReplayWindow(config.replayWindow) };
     this.writeEpochs[0] = { epoch: 0, protection: undefined, nextSeq: 0 };
-    this.reassembler = new Reassembler({ maxMessageLength: config.maxHandshakeMessageLength });
+    this.reassembler = new Reassembler({
+      // Epoch-0 fragments are not authenticated: a forged one must not block the genuine message (the newest wins).
+      onConflict: 'replace',
+      maxMessageLength: config.maxHandshakeMessageLength,
+      ...(config.maxHandshakeBufferedBytes !== undefined ? { maxBufferedBytes: config.maxHandshakeBufferedBytes } : {}),
+    });
     this.handshake = config.role === 'client' ? new ClientHandshake12(this) : new ServerHandshake12(this);
   }
 
@@ -112,7 +125,7 @@ export class Connection implements HandshakeHost {
     if (this.config.role !== 'client') throw new ApiMisuseError('ERR_DTLS_INVALID_STATE', 'connect() is for client connections');
     if (this.phase !== 'idle') return;
     this.now = now;
-    this.phase = 'handshaking';
+    this.setPhase('handshaking');
     this.handshakeDeadline = now + this.config.handshakeTimeoutMs;
     this.guard(() => (this.handshake as ClientHandshake12).start());
   }
@@ -125,7 +138,7 @@ export class Connection implements HandshakeHost {
     if (this.config.role !== 'server') throw new ApiMisuseError('ERR_DTLS_INVALID_STATE', 'acceptClientHello() is for server connections');
     if (this.phase !== 'idle') return;
     this.now = now;
-    this.phase = 'handshaking';
+    this.setPhase('handshaking');
     this.handshakeDeadline = now + this.config.handshakeTimeoutMs;
     this.read.replay.mark(recordSeq);
     this.writeEpochs[0]!.nextSeq = recordSeq;
@@ -155,7 +168,7 @@ export class Connection implements HandshakeHost {
     if (this.config.role !== 'server') throw new ApiMisuseError('ERR_DTLS_INVALID_STATE', 'acceptClientHelloFragment() is for server connections');
     if (this.phase !== 'idle') return;
     this.now = now;
-    this.phase = 'handshaking';
+    this.setPhase('handshaking');
     this.handshakeDeadline = now + this.config.handshakeTimeoutMs;
     this.read.replay.mark(recordSeq);
     this.writeEpochs[0]!.nextSeq = recordSeq;
@@ -213,6 +226,17 @@ export class Connection implements HandshakeHost {
       }
     }
     if (this.finalFlightUntil !== undefined && now >= this.finalFlightUntil) this.releaseFinalFlight();
+    if (this.idleCheckAt !== undefined && now >= this.idleCheckAt && this.phase === 'connected') {
+      // The deadline moves lazily (checked when it falls due), so traffic does not re-arm the driver's timer.
+      const idle = this.config.idleTimeoutMs ?? 0;
+      if (now - this.lastReceivedAt >= idle) {
+        // close_notify tells a peer that is still there to reconnect rather than send into the void.
+        this.sendAlert(AlertLevel.warning, AlertDescription.close_notify);
+        this.finish(new DtlsError('ERR_DTLS_IDLE_TIMEOUT', `nothing received from the peer for ${idle} ms`));
+        return;
+      }
+      this.idleCheckAt = this.lastReceivedAt + idle;
+    }
   }
 
   // ---------------------------------------------------------------- application commands
@@ -284,7 +308,7 @@ export class Connection implements HandshakeHost {
   /** Earliest deadline at which handleTimeout must be called, or undefined. */
   pollTimeout(): number | undefined {
     let t: number | undefined;
-    for (const d of [this.retransmitAt, this.phase === 'handshaking' ? this.handshakeDeadline : undefined, this.finalFlightUntil]) {
+    for (const d of [this.retransmitAt, this.phase === 'handshaking' ? this.handshakeDeadline : undefined, this.finalFlightUntil, this.idleCheckAt]) {
       if (d !== undefined && (t === undefined || d < t)) t = d;
     }
     return t;
@@ -360,13 +384,20 @@ export class Connection implements HandshakeHost {
 
   complete(result: HandshakeResult): void {
     this.result = result;
-    this.phase = 'connected';
+    this.setPhase('connected');
+    const idle = this.config.idleTimeoutMs ?? 0;
+    if (idle > 0) {
+      this.lastReceivedAt = this.now;
+      this.idleCheckAt = this.now + idle;
+    }
     this.handshakeDeadline = undefined;
     this.rto = this.config.initialRetransmitMs;
     if (this.flight?.expectsReply) {
-      // Our last flight was answered by the peer's final flight: nothing left to retransmit.
+      // Our last flight was answered by the peer's final flight: nothing left to retransmit, and nothing of the
+      // peer's old epoch left to read (its unauthenticated records are then discarded as unknown_epoch).
       this.retransmitAt = undefined;
       this.flight = undefined;
+      this.previousRead = undefined;
     }
     this.transcript.reset();
     this.events.push({ type: 'connected', result });
@@ -398,7 +429,10 @@ export class Connection implements HandshakeHost {
       this.stats.discard('unknown_epoch');
       return false;
     }
-    if (!state.replay.check(h.sequenceNumber)) {
+    // Epoch 0 is unprotected: anyone can number a record there, so its window would be the attacker's to move (one
+    // forged record numbered 2^48-1 would shut the genuine handshake out). Only authenticated epochs have one;
+    // repeated epoch-0 handshake fragments are recognised by the reassembler instead.
+    if (state.protection !== undefined && !state.replay.check(h.sequenceNumber)) {
       this.stats.discard('replay');
       return false;
     }
@@ -418,10 +452,17 @@ export class Connection implements HandshakeHost {
       plaintext = state.protection.open(h, rec.fragment);
       if (plaintext === undefined) {
         this.stats.discard('bad_mac');
+        const maxBad = this.config.maxBadRecords ?? 0;
+        if (maxBad > 0 && this.stats.discarded.bad_mac >= maxBad) {
+          this.fail(
+            new PeerMisbehavedError('ERR_DTLS_TOO_MANY_BAD_RECORDS', `${this.stats.discarded.bad_mac} records failed authentication (maxBadRecords ${maxBad})`, AlertDescription.bad_record_mac),
+          );
+        }
         return false;
       }
     }
-    state.replay.mark(h.sequenceNumber);
+    if (state.protection !== undefined) state.replay.mark(h.sequenceNumber);
+    this.lastReceivedAt = this.now;
     const current = state === this.read;
     switch (h.contentType) {
       case ContentType.handshake:
@@ -484,18 +525,26 @@ export class Connection implements HandshakeHost {
     let retransmitted = false;
     for (const f of fragments) {
       if (!current) {
-        // A record of the previous epoch can only be a retransmission of the peer's previous flight.
+        // A record of the previous epoch can only be a retransmission of the peer's previous flight; anything
+        // else there (e.g. a plaintext Finished after the key change) is never read, only counted.
         if (f.messageSeq < this.reassembler.nextSeq) retransmitted = true;
+        else this.stats.discard('handshake_fragment');
+        continue;
+      }
+      if (
+        this.phase === 'connected' &&
+        (f.msgType === HandshakeType.client_hello || f.msgType === HandshakeType.hello_request) &&
+        f.messageSeq < this.reassembler.nextSeq
+      ) {
+        // A new handshake starts again at message_seq 0 (RFC 6347 §4.2.2): a renegotiation attempt, not a
+        // retransmission (no hello is ever sent under the keys of the handshake it starts).
+        if (f.fragmentOffset === 0) this.onPostHandshakeMessage({ msgType: f.msgType, messageSeq: f.messageSeq, body: f.body });
         continue;
       }
       const r = this.reassembler.add(f);
       if (r.kind === 'retransmission') retransmitted = true;
       else if (r.kind === 'dropped') this.stats.discard('handshake_fragment');
-      else if (this.phase === 'handshaking' && this.flight?.expectsReply) {
-        // Part of the peer's next flight: our flight arrived, stop retransmitting it (RFC 6347 §4.2.4).
-        this.retransmitAt = undefined;
-        this.rto = this.config.initialRetransmitMs;
-      }
+      else if (r.replaced !== undefined) this.stats.discard('handshake_fragment'); // what was held is gone
     }
     if (current) this.processMessages();
     return retransmitted;
@@ -514,8 +563,16 @@ export class Connection implements HandshakeHost {
         this.onReassembledClientHello(msg, this.helloCheck);
         continue;
       }
+      const flight = this.flight;
+      const state = this.handshake.stateName;
       const ok = this.guard(() => this.handshake.handleMessage(msg));
       if (!ok) return;
+      if (this.phase === 'handshaking' && this.flight === flight && flight?.expectsReply && this.handshake.stateName !== state) {
+        // The peer's next flight is arriving: ours got there, stop retransmitting it (RFC 6347 §4.2.4). Only a
+        // message the handshake took counts — a lone fragment could be anyone's, and must not stop the timer.
+        this.retransmitAt = undefined;
+        this.rto = this.config.initialRetransmitMs;
+      }
       // Records that waited for the handshake (data racing the peer's Finished) can be read now.
       if (this.isConnected) this.replayDeferred();
     }
@@ -677,7 +734,14 @@ export class Connection implements HandshakeHost {
     this.flight = undefined;
     this.deferred = [];
     this.pendingRead = undefined;
+    this.idleCheckAt = undefined;
     this.events.push({ type: 'closed', error });
+    this.onPhaseChange?.('closed');
+  }
+
+  private setPhase(phase: 'handshaking' | 'connected'): void {
+    this.phase = phase;
+    this.onPhaseChange?.(phase);
   }
 
   get error(): DtlsError | undefined {

@@ -2,7 +2,11 @@
  * The sans-IO server endpoint (DESIGN §2): one per server socket. It routes each datagram to the connection of
  * its peer (address:port), answers cookie-less ClientHellos with a stateless HelloVerifyRequest, and creates a
  * connection only for a ClientHello whose cookie checks out (RFC 6347 §4.2.1). No per-peer state exists before
- * that. Connections are capped in total and per address; a capped peer gets silence.
+ * that. Connections, and half-open (handshaking) connections, are capped in total and per source address; a
+ * capped peer gets silence while existing connections keep working, and each refusal is counted by cap. The
+ * counts are kept exact in O(1) by each connection's phase hook: a connection that completes its handshake stops
+ * counting as handshaking, and one that closes (handshake deadline, idle timeout, alert ...) frees its place at
+ * once.
  */
 import { ContentType, HandshakeType, ProtocolVersion } from '../msgs/enums.js';
 import { decodeHandshakeFragments, type HandshakeFragment } from '../msgs/handshake.js';
@@ -21,12 +25,15 @@ function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 export interface EndpointLimits {
-  /** Established and handshaking connections in total. */
+  /** Connections (handshaking or established) in total. */
   readonly maxConnections: number;
-  /** Connections from one IP address (any port). */
+  /** Connections (handshaking or established) from one IP address, any port. */
   readonly maxConnectionsPerAddress: number;
-  /** Connections still handshaking. */
+  /** Connections still handshaking (half-open: cookie checked, handshake not finished), in total. */
   readonly maxHandshaking: number;
+  /** Connections still handshaking from one IP address, any port. */
+  readonly maxHandshakingPerAddress: number;
+  /** Lifetime of a cookie and rotation period of the cookie secret (the previous secret is accepted one period more). */
   readonly cookieLifetimeMs: number;
   /** Whether to require the cookie exchange (RFC 6347 §4.2.1). Turning it off exposes the server to spoofing. */
   readonly cookies: boolean;
@@ -36,6 +43,7 @@ export const DEFAULT_ENDPOINT_LIMITS: EndpointLimits = Object.freeze({
   maxConnections: 100_000,
   maxConnectionsPerAddress: 1_000,
   maxHandshaking: 10_000,
+  maxHandshakingPerAddress: 100,
   cookieLifetimeMs: 60_000,
   cookies: true,
 });
@@ -50,14 +58,25 @@ export type EndpointResult =
   | { readonly kind: 'connection'; readonly connection: Connection; readonly isNew: boolean; readonly replaced?: Connection }
   /** Send this datagram back to the remote; nothing was kept. */
   | { readonly kind: 'reply'; readonly datagram: Uint8Array }
-  | { readonly kind: 'dropped'; readonly reason: EndpointDropReason };
+  | { readonly kind: 'dropped'; readonly reason: EndpointDropReason; readonly refusal?: RefusalReason };
 
+/**
+ * Why a datagram from a peer without a connection was dropped. `capacity`: its cookie was valid but a cap was
+ * reached (the cap is named in `refused`).
+ */
 export type EndpointDropReason = 'not_client_hello' | 'malformed' | 'fragmented_client_hello' | 'bad_cookie' | 'capacity';
+
+/** Which cap refused a peer whose cookie was valid. The first that applies, in this order. */
+export type RefusalReason = 'max_handshaking_per_address' | 'max_connections_per_address' | 'max_handshaking' | 'max_connections';
 
 export class EndpointStats {
   datagramsReceived = 0;
   helloVerifyRequestsSent = 0;
   connectionsAccepted = 0;
+  handshakesCompleted = 0;
+  connectionsClosed = 0;
+  /** Connections that ended with an error, by error code (ERR_DTLS_HANDSHAKE_TIMEOUT, ERR_DTLS_IDLE_TIMEOUT ...). */
+  readonly closedWithError: Record<string, number> = {};
   readonly dropped: Record<EndpointDropReason, number> = {
     not_client_hello: 0,
     malformed: 0,
@@ -65,38 +84,113 @@ export class EndpointStats {
     bad_cookie: 0,
     capacity: 0,
   };
+  /** Peers with a valid cookie refused because a cap was reached, by cap. Their sum is `dropped.capacity`. */
+  readonly refused: Record<RefusalReason, number> = {
+    max_handshaking_per_address: 0,
+    max_connections_per_address: 0,
+    max_handshaking: 0,
+    max_connections: 0,
+  };
+}
+
+/** A point-in-time copy of the endpoint's counters and occupancy (plain data, JSON-friendly). */
+export interface EndpointStatsSnapshot {
+  /** Connections now (handshaking + established). */
+  readonly connections: number;
+  readonly handshaking: number;
+  readonly established: number;
+  /** Distinct peer IP addresses with at least one connection. */
+  readonly addresses: number;
+  readonly datagramsReceived: number;
+  readonly helloVerifyRequestsSent: number;
+  readonly connectionsAccepted: number;
+  readonly handshakesCompleted: number;
+  readonly connectionsClosed: number;
+  readonly closedWithError: Readonly<Record<string, number>>;
+  readonly dropped: Readonly<Record<EndpointDropReason, number>>;
+  readonly refused: Readonly<Record<RefusalReason, number>>;
 }
 
 export function remoteKey(r: Remote): string {
   return `${r.address}|${r.port}`;
 }
 
+/** The endpoint's record of one connection: where it counts. */
+interface Slot {
+  readonly key: string;
+  readonly address: string;
+  readonly connection: Connection;
+  /** Counted in the handshaking totals. */
+  handshaking: boolean;
+  /** No longer counted at all (closed, replaced or removed). */
+  released: boolean;
+}
+
+interface AddressCounts {
+  connections: number;
+  handshaking: number;
+}
+
 export class Endpoint {
   readonly stats = new EndpointStats();
-  private readonly connections = new Map<string, Connection>();
-  private readonly perAddress = new Map<string, number>();
+  readonly limits: EndpointLimits;
+  private readonly slots = new Map<string, Slot>();
+  private readonly perAddress = new Map<string, AddressCounts>();
+  /** Connections in the handshaking phase; kept exact by each connection's phase hook, so reading it is O(1). */
+  private handshakingCount = 0;
   private readonly cookies: CookieJar;
 
   constructor(
     private readonly makeConfig: (remote: Remote) => ConnectionConfig,
     crypto: ConnectionConfig['crypto'],
-    readonly limits: EndpointLimits = DEFAULT_ENDPOINT_LIMITS,
+    limits: Partial<EndpointLimits> = DEFAULT_ENDPOINT_LIMITS,
   ) {
-    this.cookies = new CookieJar(crypto, limits.cookieLifetimeMs);
+    this.limits = Object.freeze({ ...DEFAULT_ENDPOINT_LIMITS, ...limits });
+    this.cookies = new CookieJar(crypto, this.limits.cookieLifetimeMs);
   }
 
+  /** Connections now, handshaking or established. */
   get size(): number {
-    return this.connections.size;
+    return this.slots.size;
+  }
+
+  /** Connections now in the handshaking phase (half-open). */
+  get handshaking(): number {
+    return this.handshakingCount;
+  }
+
+  /** Connections (and of them, handshaking) from one IP address. */
+  countsFor(address: string): { connections: number; handshaking: number } {
+    const a = this.perAddress.get(address);
+    return { connections: a?.connections ?? 0, handshaking: a?.handshaking ?? 0 };
   }
 
   get(remote: Remote): Connection | undefined {
-    return this.connections.get(remoteKey(remote));
+    return this.slots.get(remoteKey(remote))?.connection;
+  }
+
+  getStats(): EndpointStatsSnapshot {
+    const s = this.stats;
+    return {
+      connections: this.slots.size,
+      handshaking: this.handshakingCount,
+      established: this.slots.size - this.handshakingCount,
+      addresses: this.perAddress.size,
+      datagramsReceived: s.datagramsReceived,
+      helloVerifyRequestsSent: s.helloVerifyRequestsSent,
+      connectionsAccepted: s.connectionsAccepted,
+      handshakesCompleted: s.handshakesCompleted,
+      connectionsClosed: s.connectionsClosed,
+      closedWithError: { ...s.closedWithError },
+      dropped: { ...s.dropped },
+      refused: { ...s.refused },
+    };
   }
 
   handleDatagram(now: number, datagram: Uint8Array, remote: Remote): EndpointResult {
     this.stats.datagramsReceived++;
     const key = remoteKey(remote);
-    const existing = this.connections.get(key);
+    const existing = this.slots.get(key)?.connection;
     if (existing !== undefined && !existing.isClosed) {
       // A fresh ClientHello (epoch 0) with another client random is a client that restarted on the same port
       // (RFC 6347 §4.2.8), during or after a handshake: it gets a cookie exchange and, once that checks out, a
@@ -168,27 +262,30 @@ export class Endpoint {
       this.stats.helloVerifyRequestsSent++;
       return { kind: 'reply', datagram: reply };
     }
-    // Capacity: silence for new peers, existing connections keep working.
-    const handshaking = this.countHandshaking();
-    const fromAddress = this.perAddress.get(remote.address) ?? 0;
-    const replacing = this.connections.get(key);
-    if (
-      (replacing === undefined && this.connections.size >= this.limits.maxConnections) ||
-      handshaking >= this.limits.maxHandshaking ||
-      (replacing === undefined && fromAddress >= this.limits.maxConnectionsPerAddress)
-    ) {
-      return this.drop('capacity');
+    // Capacity: silence for new peers, existing connections keep working. A client restarting on its own
+    // address:port replaces its old connection, so that one's place is not counted.
+    const replacing = this.slots.get(key);
+    const refusal = this.refusal(remote.address, replacing);
+    if (refusal !== undefined) {
+      this.stats.refused[refusal]++;
+      this.stats.dropped.capacity++;
+      return { kind: 'dropped', reason: 'capacity', refusal };
     }
     if (replacing !== undefined) {
-      this.remove(remote);
-      if (!replacing.isClosed) {
-        replacing.abandon(new DtlsError('ERR_DTLS_PEER_RESTARTED', `${peer} started a new handshake; this connection is replaced`));
+      this.release(replacing);
+      if (!replacing.connection.isClosed) {
+        replacing.connection.abandon(new DtlsError('ERR_DTLS_PEER_RESTARTED', `${peer} started a new handshake; this connection is replaced`));
       }
     }
     const connection = new Connection(this.makeConfig(remote));
-    this.connections.set(key, connection);
-    this.handshaking.add(connection);
-    this.perAddress.set(remote.address, (this.perAddress.get(remote.address) ?? 0) + 1);
+    const slot: Slot = { key, address: remote.address, connection, handshaking: true, released: false };
+    this.slots.set(key, slot);
+    const counts = this.perAddress.get(remote.address) ?? { connections: 0, handshaking: 0 };
+    counts.connections++;
+    counts.handshaking++;
+    this.perAddress.set(remote.address, counts);
+    this.handshakingCount++;
+    connection.onPhaseChange = (phase) => this.onPhase(slot, phase);
     this.stats.connectionsAccepted++;
     if (hello !== undefined) {
       const message = { msgType: HandshakeType.client_hello, messageSeq: fragment.messageSeq, body: fragment.body.slice() };
@@ -203,28 +300,70 @@ export class Endpoint {
         bytesEqual(whole.random, random) && bytesEqual(whole.cookie, cookie) && (!cookies || this.cookies.verify(now, peer, whole));
       connection.acceptClientHelloFragment(now, first, random, h.sequenceNumber, check);
     }
-    return { kind: 'connection', connection, isNew: true, ...(replacing !== undefined ? { replaced: replacing } : {}) };
+    const replaced = replacing?.connection;
+    return { kind: 'connection', connection, isNew: true, ...(replaced !== undefined ? { replaced } : {}) };
   }
 
-  /** Connections created and maybe still handshaking; swept lazily, so the count costs O(1) amortised. */
-  private readonly handshaking = new Set<Connection>();
-
-  private countHandshaking(): number {
-    for (const c of this.handshaking) if (!c.isHandshaking) this.handshaking.delete(c);
-    return this.handshaking.size;
+  /** The cap a new connection from `address` would exceed, not counting `replacing` (a restart), or undefined. */
+  private refusal(address: string, replacing: Slot | undefined): RefusalReason | undefined {
+    const l = this.limits;
+    const a = this.perAddress.get(address);
+    const same = replacing !== undefined && !replacing.released ? 1 : 0;
+    const sameHandshaking = same === 1 && replacing!.handshaking ? 1 : 0;
+    if ((a?.handshaking ?? 0) - sameHandshaking >= l.maxHandshakingPerAddress) return 'max_handshaking_per_address';
+    if ((a?.connections ?? 0) - same >= l.maxConnectionsPerAddress) return 'max_connections_per_address';
+    if (this.handshakingCount - sameHandshaking >= l.maxHandshaking) return 'max_handshaking';
+    if (this.slots.size - same >= l.maxConnections) return 'max_connections';
+    return undefined;
   }
 
-  /** Forgets a peer's connection (after it closed). */
+  /** A connection's phase changed: keep the counts exact, free its place the moment it closes. */
+  private onPhase(slot: Slot, phase: 'handshaking' | 'connected' | 'closed'): void {
+    if (phase === 'handshaking') return;
+    this.endHandshaking(slot);
+    if (phase === 'connected') {
+      this.stats.handshakesCompleted++;
+      return;
+    }
+    this.stats.connectionsClosed++;
+    const code = slot.connection.error?.code;
+    if (code !== undefined) this.stats.closedWithError[code] = (this.stats.closedWithError[code] ?? 0) + 1;
+    this.release(slot);
+  }
+
+  private endHandshaking(slot: Slot): void {
+    if (!slot.handshaking) return;
+    slot.handshaking = false;
+    if (slot.released) return;
+    this.handshakingCount--;
+    const a = this.perAddress.get(slot.address);
+    if (a !== undefined) a.handshaking--;
+  }
+
+  /** Stops counting a connection and forgets it (if it is still the one for its address:port). */
+  private release(slot: Slot): void {
+    if (slot.released) return;
+    this.endHandshaking(slot);
+    slot.released = true;
+    if (this.slots.get(slot.key) === slot) this.slots.delete(slot.key);
+    const a = this.perAddress.get(slot.address);
+    if (a !== undefined) {
+      a.connections--;
+      if (a.connections <= 0) this.perAddress.delete(slot.address);
+    }
+  }
+
+  /**
+   * Forgets a peer's connection. Closed connections are forgotten by the endpoint itself; this is for a driver
+   * that gives up on one without closing it.
+   */
   remove(remote: Remote): void {
-    const key = remoteKey(remote);
-    if (!this.connections.delete(key)) return;
-    const n = (this.perAddress.get(remote.address) ?? 1) - 1;
-    if (n <= 0) this.perAddress.delete(remote.address);
-    else this.perAddress.set(remote.address, n);
+    const slot = this.slots.get(remoteKey(remote));
+    if (slot !== undefined) this.release(slot);
   }
 
-  connectionsList(): IterableIterator<[string, Connection]> {
-    return this.connections.entries();
+  *connectionsList(): IterableIterator<[string, Connection]> {
+    for (const [key, slot] of this.slots) yield [key, slot.connection];
   }
 
   private drop(reason: EndpointDropReason): EndpointResult {

@@ -38,7 +38,7 @@ import { decodeCertificateRequest, type CertificateRequest } from '../msgs/certi
 import { decodeServerHelloDone } from '../msgs/server-hello-done.js';
 import { encodeCertificateVerify } from '../msgs/certificate-verify.js';
 import { decodeFinished, encodeFinished } from '../msgs/finished.js';
-import { CertificateError, IncompatibleError, PeerMisbehavedError } from '../errors.js';
+import { CertificateError, IncompatibleError, InvalidMessageError, PeerMisbehavedError } from '../errors.js';
 import type { VerifiedChain } from '../pki/verifier.js';
 import type { HandshakeHost } from './host.js';
 import type { HandshakeMessage, Handshake12 } from './handshake12.js';
@@ -157,6 +157,12 @@ export class ClientHandshake12 implements Handshake12 {
 
   handleMessage(msg: HandshakeMessage): void {
     const s = this.state;
+    // RFC 5246 §7.4.1.1: a HelloRequest "will be ignored by the client if the client is currently negotiating a
+    // session"; it is not part of the transcript. (OpenSSL's DTLS client does the same.)
+    if (msg.msgType === HandshakeType.hello_request && s.kind !== 'Start' && s.kind !== 'Done') {
+      if (msg.body.length !== 0) throw new InvalidMessageError(`HelloRequest has ${msg.body.length} bytes, expected none`);
+      return;
+    }
     switch (s.kind) {
       case 'ExpectServerHello':
         if (msg.msgType === HandshakeType.hello_verify_request) return this.onHelloVerifyRequest(s, msg);
@@ -307,7 +313,8 @@ export class ClientHandshake12 implements Handshake12 {
       const creds = config.credentials;
       if (creds !== undefined) {
         const certType = creds.key.keyType === 'rsa' ? 1 : 64;
-        const scheme = chooseSignatureScheme(creds.key, request.signatureSchemes);
+        // Only a scheme both the server asked for and our own configuration allows.
+        const scheme = chooseSignatureScheme(creds.key, request.signatureSchemes.filter((x) => config.signatureSchemes.includes(x)));
         if (request.certificateTypes.includes(certType) && scheme !== undefined) signScheme = scheme;
       }
       host.sendHandshake(HandshakeType.certificate, encodeCertificate({ certificates: signScheme !== undefined ? [...creds!.chain] : [] }));

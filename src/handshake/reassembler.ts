@@ -14,6 +14,12 @@
  * a higher message_seq are evicted to make room (the peer retransmits them), so messages far ahead cannot
  * starve the one we are waiting for.
  *
+ * A fragment that contradicts what is held for its message_seq (msg_type, length, or different bytes where they
+ * overlap) is dropped by default: the first fragment wins. With `onConflict: 'replace'` the held message is discarded
+ * and the new fragment starts it again: the newest wins. A connection reading unauthenticated fragments (epoch 0)
+ * uses that, so that one forged fragment cannot block the genuine message for good — the peer's retransmission is
+ * the authority.
+ *
  * Peer input never makes `add` throw: anything unacceptable is reported as `dropped` with a reason, for counting.
  * Compare the bug class in REFERENCES §4.1 (CVE-2014-0195, CVE-2022-29190/29189, CVE-2026-95690).
  */
@@ -30,6 +36,11 @@ export interface ReassemblerLimits {
   maxMessagesAhead: number;
 }
 
+export interface ReassemblerOptions extends ReassemblerLimits {
+  /** A fragment contradicting the message held for its message_seq: 'drop' it (default) or 'replace' the message. */
+  onConflict: 'drop' | 'replace';
+}
+
 export const DEFAULT_REASSEMBLER_LIMITS: Readonly<ReassemblerLimits> = Object.freeze({
   maxMessageLength: 65536,
   maxBufferedBytes: 131072,
@@ -38,7 +49,8 @@ export const DEFAULT_REASSEMBLER_LIMITS: Readonly<ReassemblerLimits> = Object.fr
 });
 
 export type ReassemblyResult =
-  | { kind: 'buffered' }
+  /** `replaced`: the message held for this message_seq contradicted the fragment and was discarded (why). */
+  | { kind: 'buffered'; replaced?: string }
   | { kind: 'retransmission'; messageSeq: number }
   | { kind: 'dropped'; reason: string };
 
@@ -68,12 +80,12 @@ function dropped(reason: string): ReassemblyResult {
 export class Reassembler {
   /** The next message_seq expected. */
   nextSeq: number;
-  private readonly limits: ReassemblerLimits;
+  private readonly limits: ReassemblerOptions;
   private readonly pending = new Map<number, Pending>();
   private buffered = 0;
 
-  constructor(limits?: Partial<ReassemblerLimits>, initialSeq = 0) {
-    this.limits = { ...DEFAULT_REASSEMBLER_LIMITS, ...limits };
+  constructor(limits?: Partial<ReassemblerOptions>, initialSeq = 0) {
+    this.limits = { ...DEFAULT_REASSEMBLER_LIMITS, onConflict: 'drop', ...limits };
     this.nextSeq = initialSeq;
   }
 
@@ -104,10 +116,26 @@ export class Reassembler {
     if (body.length === 0 && length !== 0) return dropped('zero-length fragment');
 
     let m = this.pending.get(seq);
+    let replaced: string | undefined;
     if (m !== undefined) {
-      if (m.msgType !== f.msgType) return dropped(`msg_type ${f.msgType} disagrees with ${m.msgType} for message_seq ${seq}`);
-      if (m.length !== length) return dropped(`length ${length} disagrees with ${m.length} for message_seq ${seq}`);
-    } else {
+      const conflict =
+        m.msgType !== f.msgType
+          ? `msg_type ${f.msgType} disagrees with ${m.msgType} for message_seq ${seq}`
+          : m.length !== length
+            ? `length ${length} disagrees with ${m.length} for message_seq ${seq}`
+            : conflictsWithHeld(m, start, body)
+              ? `fragment conflicts with bytes already received for message_seq ${seq}`
+              : undefined;
+      if (conflict !== undefined) {
+        if (this.limits.onConflict === 'drop') return dropped(conflict);
+        // The newest wins: forget what was held for this message_seq and start again from this fragment.
+        this.pending.delete(seq);
+        this.buffered -= m.length;
+        m = undefined;
+        replaced = conflict;
+      }
+    }
+    if (m === undefined) {
       if (!this.reserve(seq, length)) {
         return dropped(`buffer limit: ${this.buffered} + ${length} bytes exceeds ${this.limits.maxBufferedBytes}`);
       }
@@ -115,21 +143,17 @@ export class Reassembler {
       this.pending.set(seq, m);
       if (length === 0) {
         m.ranges = [0, 0];
-        return BUFFERED;
+        return replaced === undefined ? BUFFERED : { kind: 'buffered', replaced };
       }
     }
 
-    // Bytes already held that this fragment overlaps must be identical.
+    // Bytes already held that this fragment overlaps are identical (checked above): count the new ones.
     const r = m.ranges;
     let newBytes = end - start;
     for (let i = 0; i < r.length; i += 2) {
       const lo = Math.max(start, r[i]!);
       const hi = Math.min(end, r[i + 1]!);
-      if (lo >= hi) continue;
-      newBytes -= hi - lo;
-      for (let j = lo; j < hi; j++) {
-        if (m.buf[j] !== body[j - start]) return dropped(`fragment conflicts with bytes already received for message_seq ${seq}`);
-      }
+      if (lo < hi) newBytes -= hi - lo;
     }
     if (newBytes === 0) return BUFFERED; // a duplicate, nothing new
     if (m.fragments >= this.limits.maxFragmentsPerMessage) {
@@ -138,7 +162,7 @@ export class Reassembler {
     m.fragments++;
     m.buf.set(body, start);
     m.ranges = mergeRange(r, start, end);
-    return BUFFERED;
+    return replaced === undefined ? BUFFERED : { kind: 'buffered', replaced };
   }
 
   /** The next complete message in order, if any; advances nextSeq and releases its memory. */
@@ -187,6 +211,18 @@ export class Reassembler {
     this.buffered += length;
     return true;
   }
+}
+
+/** Whether `body` at `start` differs from bytes of `m` already received where they overlap. */
+function conflictsWithHeld(m: Pending, start: number, body: Uint8Array): boolean {
+  const r = m.ranges;
+  const end = start + body.length;
+  for (let i = 0; i < r.length; i += 2) {
+    const lo = Math.max(start, r[i]!);
+    const hi = Math.min(end, r[i + 1]!);
+    for (let j = lo; j < hi; j++) if (m.buf[j] !== body[j - start]) return true;
+  }
+  return false;
 }
 
 function isComplete(m: Pending): boolean {

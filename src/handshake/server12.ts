@@ -130,7 +130,7 @@ export class ServerHandshake12 implements Handshake12 {
     }
     const sigData = ext(ExtensionType.signature_algorithms);
     const clientSchemes = sigData === undefined ? [] : decodeSignatureAlgorithms(sigData);
-    const scheme = chooseSignatureScheme(creds.key, clientSchemes);
+    const scheme = chooseSignatureScheme(creds.key, clientSchemes.filter((x) => config.signatureSchemes.includes(x)));
     if (scheme === undefined) throw new IncompatibleError('no signature scheme in common with the client');
     const emsData = ext(ExtensionType.extended_master_secret);
     if (emsData !== undefined && emsData.length !== 0) {

@@ -15,12 +15,13 @@ export interface CertSet {
 
 const cache = new Map<string, Promise<CertSet>>();
 
-export function testCerts(kind: 'ec' | 'rsa' = 'ec'): Promise<CertSet> {
+/** 'ec' is ECDSA P-256; 'p384' ECDSA P-384; 'rsa' RSA-2048; 'ed25519' Ed25519. */
+export function testCerts(kind: 'ec' | 'rsa' | 'p384' | 'ed25519' = 'ec'): Promise<CertSet> {
   let p = cache.get(kind);
   if (p === undefined) {
     p = (async () => {
       const dir = mkdtempSync(join(tmpdir(), `dtls-test-${kind}-`));
-      await generateDevCertificates({ dir, rsa: kind === 'rsa' });
+      await generateDevCertificates({ dir, keyType: kind === 'ec' ? 'p256' : kind });
       const read = (f: string): string => readFileSync(join(dir, f), 'utf8');
       return {
         dir,

@@ -362,6 +362,8 @@ export interface GnutlsServerOptions {
   suite?: string;
   group?: string;
   mtu?: number;
+  /** A whole --priority string instead of the one built from suite and group. */
+  priority?: string;
   extraArgs?: readonly string[];
 }
 
@@ -376,7 +378,7 @@ export async function startGnutlsServer(o: GnutlsServerOptions): Promise<{ peer:
     // --require-client-cert alone does not verify the certificate (gnutls-serv 3.7); --verify-client-cert does.
     if (o.requireClientCert ?? true) args.push('--require-client-cert', '--verify-client-cert');
     else args.push('--disable-client-cert');
-    args.push('--priority', gnutlsPriority(o.suite, o.group));
+    args.push('--priority', o.priority ?? gnutlsPriority(o.suite, o.group));
     if (o.mtu !== undefined) args.push('--mtu', String(o.mtu));
     args.push(...(o.extraArgs ?? []));
     const peer = new PeerProcess('gnutls-serv', 'gnutls-serv', args, o.certs.dir);
@@ -402,6 +404,8 @@ export interface GnutlsClientOptions {
   suite?: string;
   group?: string;
   mtu?: number;
+  /** A whole --priority string instead of the one built from suite and group. */
+  priority?: string;
   extraArgs?: readonly string[];
 }
 
@@ -409,7 +413,7 @@ export interface GnutlsClientOptions {
 export function startGnutlsClient(o: GnutlsClientOptions): PeerProcess {
   requireGnutls();
   const f = files(o.certs);
-  const args = ['-u', '-p', String(o.port), '--x509cafile', f.ca, '--priority', gnutlsPriority(o.suite, o.group, 'client')];
+  const args = ['-u', '-p', String(o.port), '--x509cafile', f.ca, '--priority', o.priority ?? gnutlsPriority(o.suite, o.group, 'client')];
   if (o.clientCert ?? true) args.push('--x509certfile', f.clientCert, '--x509keyfile', f.clientKey);
   if (o.mtu !== undefined) args.push('--mtu', String(o.mtu));
   args.push(...(o.extraArgs ?? []));

@@ -69,6 +69,7 @@ export interface OurServerOptions {
   mtu?: number;
   /** Require and verify a client certificate. Default true. */
   requestCert?: boolean;
+  sigalgs?: readonly string[];
 }
 
 export interface OurServer {
@@ -95,6 +96,7 @@ export async function ourServer(o: OurServerOptions): Promise<OurServer> {
     ...(o.ciphers !== undefined ? { ciphers: o.ciphers } : {}),
     ...(o.groups !== undefined ? { groups: o.groups } : {}),
     ...(o.mtu !== undefined ? { mtu: o.mtu } : {}),
+    ...(o.sigalgs !== undefined ? { sigalgs: o.sigalgs } : {}),
     retransmitTimeout: 500,
     handshakeTimeout: STEP_MS,
   });

@@ -1,0 +1,398 @@
+/**
+ * The measurements. Each one forks fresh worker processes (so no state or JIT profile leaks between cases),
+ * warms up, measures one bounded window, and stops its workers. A case that fails is recorded in
+ * results.errors and the bench goes on.
+ */
+import { Worker, type WorkerOptions } from './rpc.js';
+import type { BenchOptions } from './options.js';
+import type { CertPems, Group, Impl, PeerParams, ServerStats, HandshakeRun } from './peers.js';
+import { runOpensslClient, startOpensslServer, type CertFiles } from './openssl.js';
+import type { BenchResults, BlastStats, HandshakeRow, MemoryRow, PeerName, RttRow, ThroughputRow } from './results.js';
+import type { CryptoRow } from './crypto-floor.js';
+import type { CoreMemoryResult } from './core-memory.js';
+import type { MemoryPairResult } from './handshake-memory-pair.js';
+import { sleep, type Cpu, type Mem, type Summary } from './util.js';
+
+export interface Ctx {
+  opts: BenchOptions;
+  pems: CertPems;
+  files: CertFiles;
+  opensslBin: string | undefined;
+  results: BenchResults;
+  log: (line: string) => void;
+}
+
+let workerSeq = 0;
+
+function workerOptions(ctx: Ctx, name: string): WorkerOptions {
+  if (ctx.opts.cpuProf === undefined) return {};
+  workerSeq++;
+  return {
+    execArgv: ['--cpu-prof', `--cpu-prof-dir=${ctx.opts.cpuProf}`, `--cpu-prof-name=${String(workerSeq).padStart(3, '0')}-${name}.cpuprofile`],
+  };
+}
+
+async function withWorkers<T>(ctx: Ctx, names: readonly string[], fn: (...w: Worker[]) => Promise<T>): Promise<T> {
+  const workers = names.map((n) => new Worker(n, workerOptions(ctx, n)));
+  try {
+    await Promise.all(workers.map((w) => w.call('ping', {}, 20_000)));
+    return await fn(...workers);
+  } finally {
+    await Promise.all(workers.map((w) => w.stop()));
+  }
+}
+
+async function cpuOf(w: Worker): Promise<number> {
+  const r = await w.call<{ cpu: Cpu; mem: Mem }>('cpu');
+  return r.cpu.user + r.cpu.system;
+}
+
+function params(ctx: Ctx, impl: Impl, group: Group, clientCert: boolean, manyConnections = false): PeerParams {
+  return { impl, certs: ctx.pems, group, clientCert, manyConnections };
+}
+
+export async function guarded<T>(ctx: Ctx, section: string, name: string, fn: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await fn();
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    ctx.results.errors.push({ section, case: name, message: message.slice(0, 2000) });
+    ctx.log(`  ! ${name}: ${message.split('\n')[0]}`);
+    return undefined;
+  }
+}
+
+const ms = (s: number): number => Math.round(s * 1000);
+
+// ------------------------------------------------------------------ crypto floor
+
+export async function cryptoCase(ctx: Ctx): Promise<void> {
+  const sizes = [...new Set([64, ...ctx.opts.sizes])].sort((a, b) => a - b);
+  const rows = await guarded(ctx, 'crypto', 'node:crypto per record', () =>
+    withWorkers(ctx, ['crypto'], (w) => w!.call<CryptoRow[]>('crypto', { sizes, iterations: ctx.opts.quick ? 20_000 : 140_000 }, 300_000)),
+  );
+  if (rows !== undefined) ctx.results.crypto = rows;
+}
+
+// ------------------------------------------------------------------ handshakes
+
+interface ServerSide {
+  port: number;
+  cpuUs(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+interface ClientRun {
+  count: number;
+  errors: number;
+  wallMs: number;
+  cpuUs: number;
+  lastError?: string;
+  latencyMedianMs?: number;
+  latencyP99Ms?: number;
+}
+
+async function startServerSide(ctx: Ctx, server: PeerName, group: Group, clientCert: boolean, tag: string): Promise<ServerSide> {
+  if (server === 'openssl') {
+    const s = await startOpensslServer(ctx.files, group, clientCert);
+    return { port: s.port, cpuUs: async () => s.cpuUs(), stop: () => s.stop() };
+  }
+  const w = new Worker(`hs-server-${server}-${tag}`, workerOptions(ctx, `hs-server-${server}-${tag}`));
+  try {
+    await w.call('ping', {}, 20_000);
+    const { port } = await w.call<{ port: number }>('serve', { params: params(ctx, server, group, clientCert), mode: 'handshake' });
+    return { port, cpuUs: () => cpuOf(w), stop: () => w.stop() };
+  } catch (e) {
+    await w.stop();
+    throw e;
+  }
+}
+
+async function startClientSide(
+  ctx: Ctx,
+  client: PeerName,
+  port: number,
+  group: Group,
+  clientCert: boolean,
+  concurrency: number,
+  tag: string,
+): Promise<{ run(durationMs: number): Promise<ClientRun>; stop(): Promise<void> }> {
+  if (client === 'openssl') {
+    const bin = ctx.opensslBin;
+    if (bin === undefined) throw new Error('the OpenSSL C client could not be built (see errors)');
+    return { run: (d) => runOpensslClient(bin, ctx.files, port, group, clientCert, d), stop: async () => undefined };
+  }
+  const w = new Worker(`hs-client-${client}-${tag}`, workerOptions(ctx, `hs-client-${client}-${tag}`));
+  await w.call('ping', {}, 20_000);
+  const p = params(ctx, client, group, clientCert);
+  return {
+    run: (d) => w.call<HandshakeRun>('handshakes', { params: p, port, concurrency, durationMs: d }, d + 60_000),
+    stop: () => w.stop(),
+  };
+}
+
+export async function handshakeRun(
+  ctx: Ctx,
+  client: PeerName,
+  server: PeerName,
+  group: Group,
+  clientCert: boolean,
+  concurrency: number,
+): Promise<HandshakeRow> {
+  const tag = `${group}-${clientCert ? 'cert' : 'nocert'}-c${concurrency}`;
+  const srv = await startServerSide(ctx, server, group, clientCert, tag);
+  try {
+    const cli = await startClientSide(ctx, client, srv.port, group, clientCert, concurrency, tag);
+    try {
+      if (ctx.opts.warmupS > 0) await cli.run(ms(ctx.opts.warmupS));
+      const s0 = await srv.cpuUs();
+      const r = await cli.run(ms(ctx.opts.durationS));
+      const s1 = await srv.cpuUs();
+      if (r.count === 0) throw new Error(`no handshake completed (${r.errors} errors${r.lastError ? `: ${r.lastError}` : ''})`);
+      const row: HandshakeRow = {
+        client,
+        server,
+        group,
+        clientCert,
+        concurrency,
+        count: r.count,
+        errors: r.errors,
+        ...(r.lastError !== undefined ? { lastError: r.lastError } : {}),
+        wallMs: r.wallMs,
+        handshakesPerSec: r.count / (r.wallMs / 1000),
+        clientCpuUsPerHandshake: r.cpuUs / r.count,
+        serverCpuUsPerHandshake: (s1 - s0) / r.count,
+        ...(r.latencyMedianMs !== undefined ? { latencyMedianMs: r.latencyMedianMs, latencyP99Ms: r.latencyP99Ms } : {}),
+      };
+      return row;
+    } finally {
+      await cli.stop();
+    }
+  } finally {
+    await srv.stop();
+  }
+}
+
+export async function handshakeCase(ctx: Ctx): Promise<void> {
+  const groups: Group[] = ctx.opts.quick ? ['x25519'] : ['x25519', 'P-256'];
+  const certs = ctx.opts.quick ? [false] : [false, true];
+  const impls = [...ctx.opts.impls];
+  if (ctx.opts.impls.has('ours')) {
+    const runs: [Group, boolean, boolean][] = [];
+    for (const g of groups) for (const c of certs) runs.push([g, c, false]);
+    runs.push(['x25519', false, true]);
+    for (const [group, clientCert, fresh] of runs) {
+      const name = `in-memory handshake ${group} ${clientCert ? 'client-cert' : 'no-client-cert'}${fresh ? ' per-connection config' : ''}`;
+      ctx.log(`  ${name}`);
+      const r = await guarded(ctx, 'handshake', name, () =>
+        withWorkers(ctx, ['hs-memory'], (w) =>
+          w!.call<MemoryPairResult>('pairHandshakes', { params: params(ctx, 'ours', group, clientCert), durationMs: ms(ctx.opts.durationS), fresh }, ms(ctx.opts.durationS) + 60_000),
+        ),
+      );
+      if (r !== undefined) ctx.results.handshakeInMemory.push(r);
+    }
+  }
+  for (const group of groups) {
+    for (const clientCert of certs) {
+      for (const impl of impls) {
+        for (const concurrency of [1, ctx.opts.concurrency]) {
+          const name = `handshake ${impl}→${impl} ${group} ${clientCert ? 'client-cert' : 'no-client-cert'} ×${concurrency}`;
+          ctx.log(`  ${name}`);
+          const row = await guarded(ctx, 'handshake', name, () => handshakeRun(ctx, impl, impl, group, clientCert, concurrency));
+          if (row !== undefined) ctx.results.handshake.push(row);
+        }
+      }
+    }
+  }
+}
+
+/** OpenSSL as peer, sequential (s_server serves one client at a time). */
+export async function opensslCase(ctx: Ctx): Promise<void> {
+  const groups: Group[] = ctx.opts.quick ? ['x25519'] : ['x25519', 'P-256'];
+  const certs = ctx.opts.quick ? [false] : [false, true];
+  const pairs: [PeerName, PeerName][] = [
+    ['openssl', 'openssl'],
+    ['ours', 'openssl'],
+    ['openssl', 'ours'],
+  ];
+  for (const group of groups) {
+    for (const clientCert of certs) {
+      for (const [client, server] of pairs) {
+        const name = `handshake ${client}→${server} ${group} ${clientCert ? 'client-cert' : 'no-client-cert'} ×1`;
+        ctx.log(`  ${name}`);
+        const row = await guarded(ctx, 'openssl', name, () => handshakeRun(ctx, client, server, group, clientCert, 1));
+        if (row !== undefined) ctx.results.handshake.push(row);
+      }
+    }
+  }
+}
+
+// ------------------------------------------------------------------ one-way throughput
+
+const LOSS_OK = 0.001;
+
+async function blastOnce(receiver: Worker, sender: Worker, size: number, durationMs: number, rate: number): Promise<BlastStats> {
+  await receiver.call('serverReset');
+  const r0 = await cpuOf(receiver);
+  const b = await sender.call<{ sent: number; elapsedMs: number; cpuUs: number }>('blast', { size, durationMs, rate }, durationMs + 30_000);
+  // Let the receiver drain its socket buffer: wait until deliveries stop (up to 5 s).
+  let st = await receiver.call<ServerStats>('serverStats');
+  for (let quiet = 0, i = 0; quiet < 3 && i < 100; i++) {
+    await sleep(50);
+    const next = await receiver.call<ServerStats>('serverStats');
+    quiet = next.messages === st.messages ? quiet + 1 : 0;
+    st = next;
+  }
+  const r1 = await cpuOf(receiver);
+  const received = st.messages;
+  const spanS = (st.lastAt - st.firstAt) / 1000;
+  const recvRate = st.lastAtCount > 1 && spanS > 0 ? (st.lastAtCount - 1) / spanS : 0;
+  return {
+    rate: b.sent / (b.elapsedMs / 1000),
+    sent: b.sent,
+    received,
+    recvRate,
+    recvMBps: (recvRate * size) / 1e6,
+    loss: b.sent > 0 ? Math.max(0, 1 - received / b.sent) : 0,
+    senderCpuUsPerRecord: b.cpuUs / Math.max(1, b.sent),
+    receiverCpuUsPerRecord: (r1 - r0) / Math.max(1, received),
+  };
+}
+
+export async function throughputRun(ctx: Ctx, impl: Impl, size: number): Promise<ThroughputRow> {
+  return withWorkers(ctx, [`tp-receiver-${impl}-${size}`, `tp-sender-${impl}-${size}`], async (receiver, sender) => {
+    const p: PeerParams = { ...params(ctx, impl, 'x25519', false), ...(ctx.opts.rcvbuf > 0 ? { rcvbuf: ctx.opts.rcvbuf } : {}) };
+    const { port, recvBufferSize } = await receiver!.call<{ port: number; recvBufferSize: number | undefined }>('serve', { params: p, mode: 'sink' });
+    await sender!.call('open', { params: p, port });
+    if (ctx.opts.warmupS > 0) {
+      await sender!.call('blast', { size, durationMs: ms(ctx.opts.warmupS), rate: 0 }, ms(ctx.opts.warmupS) + 30_000);
+      await sleep(200);
+    }
+    const unpaced = await blastOnce(receiver!, sender!, size, ms(ctx.opts.durationS), 0);
+    const trials: BlastStats[] = [];
+    let sustainable: BlastStats | undefined;
+    if (unpaced.loss < LOSS_OK) sustainable = unpaced;
+    else {
+      // Paced trials, descending from what the receiver managed while flooded, then one bisection step up.
+      const trialMs = Math.max(300, ms(ctx.opts.durationS / 2));
+      let rate = 0.95 * Math.min(unpaced.recvRate, unpaced.rate);
+      let failedAt = unpaced.rate;
+      for (let k = 0; k < 6 && rate > 100; k++) {
+        const t = await blastOnce(receiver!, sender!, size, trialMs, rate);
+        trials.push(t);
+        if (t.loss < LOSS_OK) {
+          sustainable = t;
+          break;
+        }
+        failedAt = rate;
+        rate *= 0.8;
+      }
+      if (sustainable !== undefined && failedAt > sustainable.rate * 1.05) {
+        const t = await blastOnce(receiver!, sender!, size, trialMs, (sustainable.rate + failedAt) / 2);
+        trials.push(t);
+        if (t.loss < LOSS_OK && t.recvRate > sustainable.recvRate) sustainable = t;
+      }
+    }
+    return { impl: impl as ThroughputRow['impl'], size, recvBufferSize, unpaced, sustainable, trials };
+  });
+}
+
+export async function throughputCase(ctx: Ctx): Promise<void> {
+  const impls: Impl[] = ['raw', ...ctx.opts.impls];
+  for (const size of ctx.opts.sizes) {
+    for (const impl of impls) {
+      const name = `throughput ${impl} ${size} B`;
+      ctx.log(`  ${name}`);
+      const row = await guarded(ctx, 'throughput', name, () => throughputRun(ctx, impl, size));
+      if (row !== undefined) ctx.results.throughput.push(row);
+    }
+  }
+}
+
+// ------------------------------------------------------------------ echo round trip
+
+export async function rttRun(ctx: Ctx, impl: Impl, size: number): Promise<RttRow> {
+  return withWorkers(ctx, [`rtt-server-${impl}`, `rtt-client-${impl}`], async (server, client) => {
+    const p = params(ctx, impl, 'x25519', false);
+    const { port } = await server!.call<{ port: number }>('serve', { params: p, mode: 'echo' });
+    await client!.call('open', { params: p, port });
+    const durationMs = ms(ctx.opts.durationS);
+    const r = await client!.call<{ summaryUs: Summary; lost: number; cpuUs: number }>(
+      'rtt',
+      { size, durationMs, warmupMs: ms(ctx.opts.warmupS) },
+      durationMs + ms(ctx.opts.warmupS) + 30_000,
+    );
+    return { impl: impl as RttRow['impl'], size, us: r.summaryUs, lost: r.lost, clientCpuUsPerRoundTrip: r.cpuUs };
+  });
+}
+
+export async function rttCase(ctx: Ctx): Promise<void> {
+  for (const impl of ['raw', ...ctx.opts.impls] as Impl[]) {
+    const name = `echo RTT ${impl} 64 B`;
+    ctx.log(`  ${name}`);
+    const row = await guarded(ctx, 'rtt', name, () => rttRun(ctx, impl, 64));
+    if (row !== undefined) ctx.results.rtt.push(row);
+  }
+}
+
+// ------------------------------------------------------------------ memory per idle connection
+
+export async function memoryRun(ctx: Ctx, impl: 'ours' | 'werift', n: number): Promise<MemoryRow> {
+  return withWorkers(ctx, [`mem-server-${impl}`, `mem-client-${impl}`], async (server, client) => {
+    const p = params(ctx, impl, 'x25519', false, true);
+    const { port } = await server!.call<{ port: number }>('serve', { params: p, mode: 'sink' });
+    const s0 = await server!.call<Mem>('gc');
+    const c0 = await client!.call<Mem>('gc');
+    const timeoutMs = 180_000;
+    const m = await client!.call<{ established: number; errors: number; lastError?: string; wallMs: number }>(
+      'many',
+      { params: p, port, n, concurrency: 32, timeoutMs },
+      timeoutMs + 60_000,
+    );
+    if (m.established === 0) throw new Error(`no connection established: ${m.lastError ?? ''}`);
+    // Every client sent one message; wait for the server to have them all (it releases its final flight then).
+    for (let i = 0; i < 100; i++) {
+      const st = await server!.call<ServerStats>('serverStats');
+      if (st.messages >= m.established) break;
+      await sleep(100);
+    }
+    await sleep(200);
+    const s1 = await server!.call<Mem>('gc');
+    const c1 = await client!.call<Mem>('gc');
+    const k = m.established;
+    return {
+      impl,
+      transport: impl === 'ours' ? 'createServer / connect() over real UDP sockets, separate processes' : 'werift DtlsServer per peer (demuxed) / DtlsClient over real UDP sockets',
+      n,
+      established: k,
+      errors: m.errors,
+      handshakeWallMs: m.wallMs,
+      serverHeapPerConn: (s1.heapUsed - s0.heapUsed) / k,
+      serverRssPerConn: (s1.rss - s0.rss) / k,
+      serverExternalPerConn: (s1.external - s0.external) / k,
+      clientHeapPerConn: (c1.heapUsed - c0.heapUsed) / k,
+      clientRssPerConn: (c1.rss - c0.rss) / k,
+      clientExternalPerConn: (c1.external - c0.external) / k,
+    };
+  });
+}
+
+export async function memoryCase(ctx: Ctx): Promise<void> {
+  for (const impl of ctx.opts.impls) {
+    const n = impl === 'ours' ? ctx.opts.connections : ctx.opts.weriftConnections;
+    const name = `memory ${impl} ${n} idle connections`;
+    ctx.log(`  ${name}`);
+    const row = await guarded(ctx, 'memory', name, () => memoryRun(ctx, impl, n));
+    if (row !== undefined) ctx.results.memory.push(row);
+  }
+  if (ctx.opts.impls.has('ours')) {
+    const name = `memory ours sans-IO core ${ctx.opts.connections} connections (Endpoint + Connection, in memory)`;
+    ctx.log(`  ${name}`);
+    const r = await guarded(ctx, 'memory', name, () =>
+      withWorkers(ctx, ['mem-core'], (w) =>
+        w!.call<CoreMemoryResult>('coreMemory', { params: params(ctx, 'ours', 'x25519', false), n: ctx.opts.connections }, 600_000),
+      ),
+    );
+    if (r !== undefined) ctx.results.coreMemory = r;
+  }
+}

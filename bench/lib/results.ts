@@ -1,0 +1,105 @@
+/** The shape of bench/results/latest.json (schema 1). All rates per second, times in µs unless named ms. */
+import type { Group } from './peers.js';
+import type { Summary } from './util.js';
+import type { CryptoRow } from './crypto-floor.js';
+import type { CoreMemoryResult } from './core-memory.js';
+import type { MemoryPairResult } from './handshake-memory-pair.js';
+
+export type PeerName = 'ours' | 'werift' | 'openssl';
+
+export interface HandshakeRow {
+  client: PeerName;
+  server: PeerName;
+  group: Group;
+  clientCert: boolean;
+  concurrency: number;
+  count: number;
+  errors: number;
+  lastError?: string;
+  wallMs: number;
+  handshakesPerSec: number;
+  clientCpuUsPerHandshake: number;
+  serverCpuUsPerHandshake: number;
+  latencyMedianMs?: number;
+  latencyP99Ms?: number;
+}
+
+export interface BlastStats {
+  /** records per second offered by the sender (measured at the sender) */
+  rate: number;
+  sent: number;
+  received: number;
+  /** records per second delivered to the receiving application */
+  recvRate: number;
+  /** application payload MB/s (10^6 bytes) delivered */
+  recvMBps: number;
+  /** share of records sent and never delivered */
+  loss: number;
+  senderCpuUsPerRecord: number;
+  receiverCpuUsPerRecord: number;
+}
+
+export interface ThroughputRow {
+  impl: 'raw' | 'ours' | 'werift';
+  size: number;
+  /** the receiver's SO_RCVBUF as the kernel reports it (undefined: system default) */
+  recvBufferSize: number | undefined;
+  /** the sender as fast as it can */
+  unpaced: BlastStats;
+  /** the highest paced rate found with loss < 0.1 % (undefined: none found in the trials) */
+  sustainable: BlastStats | undefined;
+  trials: BlastStats[];
+}
+
+export interface RttRow {
+  impl: 'raw' | 'ours' | 'werift';
+  size: number;
+  us: Summary;
+  lost: number;
+  clientCpuUsPerRoundTrip: number;
+}
+
+export interface MemoryRow {
+  impl: 'ours' | 'werift';
+  transport: string;
+  n: number;
+  established: number;
+  errors: number;
+  handshakeWallMs: number;
+  serverHeapPerConn: number;
+  serverRssPerConn: number;
+  serverExternalPerConn: number;
+  clientHeapPerConn: number;
+  clientRssPerConn: number;
+  clientExternalPerConn: number;
+}
+
+export interface TargetRow {
+  id: string;
+  what: string;
+  target: string;
+  measured: string;
+  /** measured / target bound (≥ 1 is met for "at least" targets; ≤ 1 for "at most") */
+  ratio: number | undefined;
+  met: boolean | undefined;
+}
+
+export interface BenchResults {
+  schema: 1;
+  date: string;
+  machine: { cpu: string; nproc: number; memTotal: string; node: string; platform: string; kernel: string; openssl?: string };
+  load: { start: number[]; end: number[] };
+  options: Record<string, unknown>;
+  method: Record<string, string>;
+  crypto: CryptoRow[];
+  handshake: HandshakeRow[];
+  /** protocol CPU per handshake with no sockets (client Connection ↔ server Endpoint in one process) */
+  handshakeInMemory: MemoryPairResult[];
+  throughput: ThroughputRow[];
+  rtt: RttRow[];
+  memory: MemoryRow[];
+  coreMemory: CoreMemoryResult | undefined;
+  targets: TargetRow[];
+  errors: { section: string; case: string; message: string }[];
+  durationS: number;
+}

@@ -6,20 +6,10 @@
 import { ApiMisuseError } from '../errors.js';
 import type { CryptoProvider, HashAlgorithm } from './provider.js';
 import type { CipherSuite } from './suites.js';
+import { concatBytes as concat } from '../util/bytes.js';
 
 const encoder = new TextEncoder();
 
-function concat(...parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
 
 /**
  * RFC 5246 §5:

@@ -3,17 +3,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { AlertDescription, handshakeName } from '../msgs/enums.js';
 import { PeerMisbehavedError } from '../errors.js';
 
-export function concatBytes(...parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
+export { concatBytes } from '../util/bytes.js';
 
 export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && timingSafeEqual(a, b);

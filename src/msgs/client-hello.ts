@@ -44,13 +44,7 @@ export interface ClientHello {
 
 export function decodeClientHello(body: Uint8Array): ClientHello {
   const r = new Reader(body);
-  const clientVersion = r.u16('ClientHello.client_version');
-  const random = r.bytesN(RANDOM_LENGTH, 'ClientHello.random');
-  const sessionId = r.vec8('ClientHello.session_id');
-  if (sessionId.length > MAX_SESSION_ID_LENGTH) {
-    throw new InvalidMessageError(`ClientHello.session_id too long: ${sessionId.length}`);
-  }
-  const cookie = r.vec8('ClientHello.cookie');
+  const { clientVersion, random, sessionId, cookie } = readPrefix(r);
   const cipherSuites = readU16List(r, 2, 'ClientHello.cipher_suites', true);
   const compressionMethods = readU8List(r, 1, 'ClientHello.compression_methods', true);
   const extensions = decodeExtensions(r);
@@ -84,7 +78,10 @@ export interface ClientHelloPrefix {
  * bytes end before the cookie does.
  */
 export function decodeClientHelloPrefix(firstBytes: Uint8Array): ClientHelloPrefix {
-  const r = new Reader(firstBytes);
+  return readPrefix(new Reader(firstBytes));
+}
+
+function readPrefix(r: Reader): ClientHelloPrefix {
   const clientVersion = r.u16('ClientHello.client_version');
   const random = r.bytesN(RANDOM_LENGTH, 'ClientHello.random');
   const sessionId = r.vec8('ClientHello.session_id');

@@ -7,18 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Sim, type Packet, type Verdict } from '../helpers/sim.js';
 import { testCerts } from '../helpers/certs.js';
+import { mulberry32 as rng } from '../helpers/rng.js';
 
-/** mulberry32: a small deterministic PRNG. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function chaos(seed: number, loss: number): (p: Packet) => Verdict {
   const r = rng(seed);

@@ -53,6 +53,7 @@ import { decodeFinished, encodeFinished } from '../../src/msgs/finished.js';
 import { decodeServerHelloDone, encodeServerHelloDone } from '../../src/msgs/server-hello-done.js';
 import { decodeAlert, encodeAlert } from '../../src/msgs/alert.js';
 import { CHANGE_CIPHER_SPEC_PAYLOAD, decodeChangeCipherSpec, encodeChangeCipherSpec } from '../../src/msgs/change-cipher-spec.js';
+import { mulberry32 as prng } from '../helpers/rng.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // helpers
@@ -103,17 +104,6 @@ function assertDuplicateExtension(fn: () => unknown): void {
   });
 }
 
-/** Small seeded PRNG (mulberry32) so fuzz failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function mutate(rand: () => number, src: Uint8Array): Uint8Array {
   const b = Array.from(src);

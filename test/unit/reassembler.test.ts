@@ -7,6 +7,7 @@ import { decodeHandshakeFragments, encodeHandshakeFragment } from '../../src/msg
 import type { HandshakeFragment } from '../../src/msgs/handshake.js';
 import { Reassembler } from '../../src/handshake/reassembler.js';
 import type { ReassemblyResult } from '../../src/handshake/reassembler.js';
+import { mulberry32 as prng } from '../helpers/rng.js';
 
 function bytes(n: number, seed = 0): Uint8Array {
   const b = new Uint8Array(n);
@@ -32,16 +33,6 @@ function isDropped(r: ReassemblyResult, re: RegExp): void {
   if (r.kind === 'dropped') assert.match(r.reason, re);
 }
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('Reassembler', () => {
   test('RFC 6347 §4.2.3 in-order unfragmented messages come out in message_seq order', () => {

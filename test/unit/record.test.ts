@@ -32,6 +32,7 @@ import { splitDatagram } from '../../src/record/deframer.js';
 import { ReplayWindow } from '../../src/record/replay.js';
 import { RecordProtection12, sealPlaintextRecord, writePlaintextRecord } from '../../src/record/protection.js';
 import { EpochState } from '../../src/record/epochs.js';
+import { mulberry32 as prng } from '../helpers/rng.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // helpers
@@ -95,17 +96,6 @@ function protectionFor(suite: CipherSuite, keyStart = 0, ivStart = 0xa0): Record
   );
 }
 
-/** A tiny deterministic PRNG (mulberry32) for the randomized replay-window comparison. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 

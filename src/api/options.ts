@@ -14,6 +14,7 @@ import { DEFAULTS, type ConnectionConfig, type LocalCredentials, type PeerVerifi
 import { DEFAULT_ENDPOINT_LIMITS, type EndpointLimits } from '../core/endpoint.js';
 import { TrustStore, describeCertificate, verifyCertificateChain, type PeerCertificate } from '../pki/verifier.js';
 import { parsePemCertificates } from '../pki/credentials.js';
+import { bytesEqual } from '../util/bytes.js';
 
 export type PemInput = string | Uint8Array;
 
@@ -168,10 +169,6 @@ function resolveGroups(groups: readonly string[] | undefined): NamedGroup[] {
     if (id === undefined) throw invalid('groups', `unknown group ${g}; supported: x25519, P-256, P-384`);
     return id;
   });
-}
-
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
 function resolveCredentials(o: CommonOptions): LocalCredentials | undefined {

@@ -461,8 +461,11 @@ export class Connection implements HandshakeHost {
         return false;
       }
     }
-    if (state.protection !== undefined) state.replay.mark(h.sequenceNumber);
-    this.lastReceivedAt = this.now;
+    if (state.protection !== undefined) {
+      state.replay.mark(h.sequenceNumber);
+      // Only authenticated records count as activity for the idle timeout (anyone can forge an epoch-0 one).
+      this.lastReceivedAt = this.now;
+    }
     const current = state === this.read;
     switch (h.contentType) {
       case ContentType.handshake:
@@ -572,6 +575,11 @@ export class Connection implements HandshakeHost {
         // message the handshake took counts — a lone fragment could be anyone's, and must not stop the timer.
         this.retransmitAt = undefined;
         this.rto = this.config.initialRetransmitMs;
+      }
+      if (msg.msgType === HandshakeType.hello_verify_request && this.flight !== flight) {
+        // We answered a HelloVerifyRequest with a new hello: what is buffered past it answered an earlier hello
+        // (e.g. a server restarted by a hello spoofed from our address), the answer to this one cannot be here yet.
+        this.reassembler.reset(this.reassembler.nextSeq);
       }
       // Records that waited for the handshake (data racing the peer's Finished) can be read now.
       if (this.isConnected) this.replayDeferred();

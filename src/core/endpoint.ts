@@ -124,6 +124,10 @@ interface Slot {
   handshaking: boolean;
   /** No longer counted at all (closed, replaced or removed). */
   released: boolean;
+  /** message_seq of the ClientHello the connection was created for. */
+  readonly helloSeq: number;
+  /** We sent this address:port a HelloVerifyRequest after the connection was made (a restarted or spoofed hello). */
+  verifyRequestSince: boolean;
 }
 
 interface AddressCounts {
@@ -190,17 +194,29 @@ export class Endpoint {
   handleDatagram(now: number, datagram: Uint8Array, remote: Remote): EndpointResult {
     this.stats.datagramsReceived++;
     const key = remoteKey(remote);
-    const existing = this.slots.get(key)?.connection;
-    if (existing !== undefined && !existing.isClosed) {
+    const slot = this.slots.get(key);
+    const existing = slot?.connection;
+    if (slot !== undefined && existing !== undefined && !existing.isClosed) {
       // A fresh ClientHello (epoch 0) with another client random is a client that restarted on the same port
       // (RFC 6347 §4.2.8), during or after a handshake: it gets a cookie exchange and, once that checks out, a
-      // new connection. Anything else belongs to the existing connection.
-      if (!this.looksLikeNewClientHello(existing, datagram)) {
+      // new connection. So is, during the handshake, the client's own hello at a later message_seq once we have
+      // sent this address:port another HelloVerifyRequest: the client followed it (it was provoked by a hello
+      // spoofed from the client's address, say) and would otherwise meet a connection that expects its next
+      // flight. Anything else belongs to the existing connection (which refuses a ClientHello out of turn).
+      const followsVerifyRequest = slot.verifyRequestSince && existing.isHandshaking && this.isLaterClientHello(slot, datagram);
+      if (!followsVerifyRequest && !this.looksLikeNewClientHello(existing, datagram)) {
         existing.handleDatagram(now, datagram);
         return { kind: 'connection', connection: existing, isNew: false };
       }
     }
     return this.handleNewPeer(now, datagram, remote, key);
+  }
+
+  /** An epoch-0 ClientHello (first fragment) with a message_seq above the one the connection was made for. */
+  private isLaterClientHello(slot: Slot, d: Uint8Array): boolean {
+    if (!(d.length >= 25 && d[0] === ContentType.handshake && d[3] === 0 && d[4] === 0 && d[13] === HandshakeType.client_hello)) return false;
+    if (d[19] !== 0 || d[20] !== 0 || d[21] !== 0) return false; // fragment_offset 0
+    return ((d[17]! << 8) | d[18]!) > slot.helloSeq;
   }
 
   /**
@@ -260,6 +276,8 @@ export class Endpoint {
       );
       if (reply.length > datagram.length) return this.drop('malformed');
       this.stats.helloVerifyRequestsSent++;
+      const slot = this.slots.get(key);
+      if (slot !== undefined) slot.verifyRequestSince = true;
       return { kind: 'reply', datagram: reply };
     }
     // Capacity: silence for new peers, existing connections keep working. A client restarting on its own
@@ -278,7 +296,7 @@ export class Endpoint {
       }
     }
     const connection = new Connection(this.makeConfig(remote));
-    const slot: Slot = { key, address: remote.address, connection, handshaking: true, released: false };
+    const slot: Slot = { key, address: remote.address, connection, handshaking: true, released: false, helloSeq: fragment.messageSeq, verifyRequestSince: false };
     this.slots.set(key, slot);
     const counts = this.perAddress.get(remote.address) ?? { connections: 0, handshaking: 0 };
     counts.connections++;

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { MultiSim, closedEvent, dataOf, eventTime, type MultiSimOptions, type Peer } from '../helpers/multisim.js';
-import { Sim, makeClientConfig, makeServerConfig, type Packet } from '../helpers/sim.js';
+import { CLIENT_REMOTE, Sim, makeClientConfig, makeServerConfig, type Packet } from '../helpers/sim.js';
 import { testCerts } from '../helpers/certs.js';
 import { Connection } from '../../src/core/connection.js';
 import { Endpoint, type RefusalReason } from '../../src/core/endpoint.js';
@@ -233,6 +233,38 @@ test('the handshaking and per-address counts stay exact (equal to a full recount
   assert.ok((n.endpoint.stats.closedWithError['ERR_DTLS_PEER_RESTARTED'] ?? 0) > 0);
 });
 
+test('RFC 6347 §4.2.8 a hello spoofed from a handshaking client\'s address costs it nothing: the client answers the HelloVerifyRequest it provoked with its own hello at a later message_seq, which restarts the handshake', async () => {
+  const certs = await testCerts('ec');
+  let dropped = false;
+  const sim = new Sim({
+    client: { ca: certs.ca },
+    server: { cert: certs.serverCert, key: certs.serverKey },
+    // Flight 4 is lost once, so the client is still waiting for the ServerHello when the spoofed hello arrives.
+    filter: (p: Packet) => (!dropped && p.from === 'server' && p.labels.includes('ServerHello') ? ((dropped = true), 'drop') : 'deliver'),
+  });
+  sim.start();
+  sim.run(() => sim.server !== undefined);
+  const halfOpen = sim.server!;
+  const ch = sim.sent.filter((p) => p.from === 'client' && p.labels.includes('ClientHello')).at(-1)!;
+  const f = decodeHandshakeFragments(splitDatagram(ch.data).records[0]!.fragment)[0]!;
+  const hello = decodeClientHello(f.body);
+  const spoofed = encodeClientHello({ ...hello, random: hello.random.map((x, i) => (i === 0 ? x ^ 1 : x)), cookie: new Uint8Array(0) });
+  sim.inject('server', sealPlaintextRecord(ContentType.handshake, ProtocolVersion.DTLS1_2, 0, 7, encodeHandshakeFragment(HandshakeType.client_hello, spoofed.length, 1, 0, spoofed)));
+  sim.run(() => sim.bothConnected || sim.client.isClosed, 30_000);
+  assert.ok(sim.bothConnected, `${sim.client.error?.message}\n${sim.trace()}`);
+  assert.notEqual(sim.server, halfOpen, 'the half-open connection was restarted by the client\'s later hello');
+  assert.equal(halfOpen.error?.code, 'ERR_DTLS_PEER_RESTARTED');
+  assert.equal(sim.endpoint.stats.connectionsAccepted, 2);
+  assert.equal(sim.endpoint.size, 1);
+  assert.equal(sim.endpoint.handshaking, 0);
+  // A late copy of the first hello with the cookie (the same message_seq) does not restart the established connection.
+  const established = sim.server!;
+  sim.inject('server', ch.data);
+  sim.settle();
+  assert.equal(sim.endpoint.get(CLIENT_REMOTE), established);
+  assert.ok(sim.bothConnected);
+});
+
 // ---------------------------------------------------------------------------------------------- idle timeout
 
 test('idleTimeout (server): an established connection with nothing received for idleTimeout closes at exactly that virtual time with ERR_DTLS_IDLE_TIMEOUT and close_notify; its place is freed', async () => {
@@ -276,6 +308,24 @@ test('idleTimeout: every authenticated record received resets it (traffic every 
   assert.equal(eventTime(n, a, 'server', 'closed'), last + 10_000);
   assert.equal(server.error?.code, 'ERR_DTLS_IDLE_TIMEOUT');
   assert.deepEqual(dataOf(a.events), ['push 0', 'push 1', 'push 2', 'push 3']);
+});
+
+test('idleTimeout: unauthenticated (epoch-0) records, such as a replayed copy of the client\'s flight, do not count as activity', async () => {
+  const certs = await testCerts('ec');
+  const sim = new Sim({ client: { ca: certs.ca }, server: { cert: certs.serverCert, key: certs.serverKey, idleTimeout: 10_000 } });
+  sim.handshake();
+  assert.ok(sim.bothConnected, sim.trace());
+  const connectedAt = sim.eventTime('server', 'connected')!;
+  const flight5 = sim.packets('client', (ls) => ls.includes('ClientKeyExchange'))[0]!;
+  for (const at of [3_000, 6_000, 9_000]) {
+    sim.run(() => false, connectedAt + at - sim.now);
+    sim.now = connectedAt + at;
+    sim.inject('server', flight5.data);
+  }
+  sim.run(() => sim.server!.isClosed, 20_000);
+  assert.ok(sim.server!.stats.discarded.replay > 0, 'the copy reached the server');
+  assert.equal(sim.eventTime('server', 'closed'), connectedAt + 10_000);
+  assert.equal(sim.server!.error?.code, 'ERR_DTLS_IDLE_TIMEOUT');
 });
 
 test('idleTimeout (client): the client closes with ERR_DTLS_IDLE_TIMEOUT at the right time; a server without one sees close_notify', async () => {

@@ -7,13 +7,14 @@ import { isIP } from 'node:net';
 import { Connection } from '../core/connection.js';
 import { ApiMisuseError, DtlsError } from '../errors.js';
 import { DtlsSocket, monotonicNow, type DatagramTransport } from './socket.js';
-import { intOption, makeVerifier, resolveCommon, type ConnectOptions } from './options.js';
+import { intOption, makeVerifier, resolveCommon, socketBufferOptions, type ConnectOptions } from './options.js';
 
 export function connect(options: ConnectOptions, onSecureConnect?: () => void): DtlsSocket {
   if (options === null || typeof options !== 'object') throw new ApiMisuseError('ERR_DTLS_INVALID_OPTION', 'connect() needs an options object');
   const port = intOption(options.port, 'port', -1, 1, 65535);
   const host = options.host ?? 'localhost';
   const common = resolveCommon(options);
+  const buffers = socketBufferOptions(options, 'client');
   const servername = options.servername ?? host;
   const conn = new Connection({
     ...common.base,
@@ -64,7 +65,7 @@ export function connect(options: ConnectOptions, onSecureConnect?: () => void): 
       sock.pump();
       return;
     }
-    const s = dgram.createSocket(fam === 6 ? 'udp6' : 'udp4');
+    const s = dgram.createSocket({ type: fam === 6 ? 'udp6' : 'udp4', ...buffers });
     udp = s;
     s.on('message', (msg) => sock.handleDatagram(msg));
     s.on('error', (err: NodeJS.ErrnoException) => {

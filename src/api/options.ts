@@ -69,6 +69,13 @@ export interface CommonOptions {
   maxHandshakeMessageSize?: number;
   /** Bytes of handshake messages being reassembled at once (default 131072, at least maxHandshakeMessageSize). */
   maxHandshakeBufferSize?: number;
+  /**
+   * Kernel buffer sizes of the UDP socket we create (bytes; the kernel caps them at net.core.rmem_max /
+   * wmem_max). A large receive buffer keeps bursts of datagrams from being dropped before Node reads them.
+   * Defaults: receive 4 MiB on a server socket and 1 MiB on a client's, send 1 MiB.
+   */
+  recvBufferSize?: number;
+  sendBufferSize?: number;
   /** Replace node:crypto (tests, hardware). */
   cryptoProvider?: CryptoProvider;
   /** Abort the handshake / close the socket when this signal aborts. */
@@ -146,6 +153,14 @@ export function resolveSuites(ciphers: string | readonly string[] | undefined): 
     }
     return s;
   });
+}
+
+/** dgram.createSocket options for a socket of ours: kernel buffer sizes (see CommonOptions). */
+export function socketBufferOptions(o: CommonOptions, role: 'server' | 'client'): { recvBufferSize: number; sendBufferSize: number } {
+  return {
+    recvBufferSize: intOption(o.recvBufferSize, 'recvBufferSize', role === 'server' ? 4 << 20 : 1 << 20, 4096, 1 << 30),
+    sendBufferSize: intOption(o.sendBufferSize, 'sendBufferSize', 1 << 20, 4096, 1 << 30),
+  };
 }
 
 export function resolveSigalgs(sigalgs: string | readonly string[] | undefined): SignatureScheme[] {

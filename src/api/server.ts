@@ -11,7 +11,7 @@ import { Endpoint, type EndpointStatsSnapshot, type Remote } from '../core/endpo
 import type { ConnectionConfig } from '../core/config.js';
 import { ApiMisuseError, DtlsError } from '../errors.js';
 import { DtlsSocket, monotonicNow, type DatagramTransport } from './socket.js';
-import { makeVerifier, resolveCommon, resolveServerLimits, type ServerOptions } from './options.js';
+import { makeVerifier, resolveCommon, resolveServerLimits, socketBufferOptions, type ServerOptions } from './options.js';
 
 export class DtlsServer extends EventEmitter {
   readonly endpoint: Endpoint;
@@ -19,10 +19,12 @@ export class DtlsServer extends EventEmitter {
   private readonly ownsSocket: boolean;
   private readonly sockets = new Map<string, DtlsSocket>();
   private closing = false;
+  private readonly buffers: { recvBufferSize: number; sendBufferSize: number };
 
   constructor(options: ServerOptions, onSecureConnection?: (socket: DtlsSocket) => void) {
     super();
     const common = resolveCommon(options);
+    this.buffers = socketBufferOptions(options, 'server');
     if (common.base.credentials === undefined) throw new ApiMisuseError('ERR_DTLS_INVALID_OPTION', 'a server needs options cert and key');
     const requestCert = options.requestCert ?? false;
     const verifyPeer = makeVerifier(common);
@@ -52,7 +54,7 @@ export class DtlsServer extends EventEmitter {
   listen(port = 0, host = '0.0.0.0', cb?: () => void): this {
     if (this.socket !== undefined && !this.ownsSocket) throw new ApiMisuseError('ERR_DTLS_INVALID_STATE', 'listen() on a server with a socket of your own');
     if (this.socket !== undefined) throw new ApiMisuseError('ERR_DTLS_INVALID_STATE', 'server is already listening');
-    const socket = dgram.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', reuseAddr: false });
+    const socket = dgram.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', reuseAddr: false, ...this.buffers });
     this.attach(socket);
     if (cb !== undefined) this.once('listening', cb);
     socket.bind(port, host);

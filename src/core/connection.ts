@@ -50,6 +50,10 @@ interface WriteEpoch {
   nextSeq: number;
 }
 
+function earlier(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined ? b : b === undefined || a <= b ? a : b;
+}
+
 /** 2^48 - 1: the last record sequence number of an epoch (RFC 6347 §4.1). */
 const MAX_SEQUENCE = 0xffff_ffff_ffff;
 
@@ -307,11 +311,10 @@ export class Connection implements HandshakeHost {
 
   /** Earliest deadline at which handleTimeout must be called, or undefined. */
   pollTimeout(): number | undefined {
-    let t: number | undefined;
-    for (const d of [this.retransmitAt, this.phase === 'handshaking' ? this.handshakeDeadline : undefined, this.finalFlightUntil, this.idleCheckAt]) {
-      if (d !== undefined && (t === undefined || d < t)) t = d;
-    }
-    return t;
+    // Called after every input by the driver: no allocation.
+    let t = earlier(this.retransmitAt, this.phase === 'handshaking' ? this.handshakeDeadline : undefined);
+    t = earlier(t, this.finalFlightUntil);
+    return earlier(t, this.idleCheckAt);
   }
 
   // ---------------------------------------------------------------- state for the API

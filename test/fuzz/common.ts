@@ -14,6 +14,7 @@ import type { ConnectionEvent } from '../../src/core/events.js';
 import { NodeCryptoProvider } from '../../src/crypto/node-provider.js';
 import { makeClientConfig, makeServerConfig } from '../helpers/sim.js';
 import { testCerts } from '../helpers/certs.js';
+import { mulberry32 } from '../helpers/rng.js';
 
 const envRuns = process.env['FUZZ_RUNS'] === undefined ? undefined : Number(process.env['FUZZ_RUNS']);
 if (envRuns !== undefined && !(Number.isInteger(envRuns) && envRuns > 0)) throw new Error(`FUZZ_RUNS must be a positive integer, got ${process.env['FUZZ_RUNS']}`);
@@ -108,18 +109,12 @@ export function hex(b: Uint8Array): string {
   return Buffer.from(b).toString('hex');
 }
 
-/** A small deterministic RNG (mulberry32) as a CryptoProvider random source, so a case's handshake is reproducible. */
+/** A seeded byte source (test/helpers/rng.ts) for a CryptoProvider, so a case's handshake is reproducible. */
 export function seededRandom(seed: number): (length: number) => Uint8Array {
-  let a = seed >>> 0;
+  const next = mulberry32(seed);
   return (length) => {
     const out = new Uint8Array(length);
-    for (let i = 0; i < length; i++) {
-      a = (a + 0x6d2b79f5) >>> 0;
-      let t = a;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      out[i] = ((t ^ (t >>> 14)) >>> 0) & 0xff;
-    }
+    for (let i = 0; i < length; i++) out[i] = Math.floor(next() * 256);
     return out;
   };
 }

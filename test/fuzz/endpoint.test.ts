@@ -114,7 +114,7 @@ describe('fuzz: the server Endpoint fed arbitrary datagrams from many addresses 
           assert.equal(decodeHelloVerifyRequest(f[0]!.body).cookie.length, 20);
         } else if (r.kind === 'connection' && r.isNew) {
           // Only for the address and hello the cookie was made for.
-          assert.deepEqual(from, GENUINE, `connection for ${from.address}:${from.port} without its cookie`);
+          assert.ok(from.address === GENUINE.address && from.port === GENUINE.port, `connection for ${from.address}:${from.port} without its cookie`);
           const first = decodeHandshakeFragments(splitDatagram(d).records[0]!.fragment)[0]!;
           const p = decodeClientHelloPrefix(first.body);
           assert.equal(hex(p.cookie), hex(good.cookie), 'cookie');

@@ -80,14 +80,12 @@ async function hostileThenGenuine(
   assert.equal(conn.isClosed, false, `the target survives the attack: ${conn.error?.message}`);
   assert.equal(conn.handshakeState, before, 'no hostile fragment was taken for a message');
   check?.(conn, sim);
-  const sentBefore = sim.sent.length;
   for (const p of held) sim.inject(target, p.data);
   sim.run(() => sim.bothConnected, 60_000);
   assert.ok(sim.bothConnected, `handshake completes after the attack: ${sim.client.error?.message} / ${sim.server?.error?.message}\n${sim.trace()}`);
   assert.deepEqual(sim.client.exportKeyingMaterial('EXPERIMENTAL-r', 16), sim.server!.exportKeyingMaterial('EXPERIMENTAL-r', 16));
   assertMemoryBounded(conn, 'after');
   assert.equal(connectionMemory(conn).reassemblyBytes, 0, 'nothing left buffered once connected');
-  void sentBefore;
   return sim;
 }
 

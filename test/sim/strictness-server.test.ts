@@ -298,9 +298,7 @@ describe('State-machine authentication bypasses (REFERENCES §4.3)', () => {
 describe('A second ClientHello in the middle of the handshake', () => {
   test('the same ClientHello (same random and cookie) under a new message_seq: unexpected_message', async () => {
     const sc = await client(false);
-    // The ClientHello with the cookie, as the client sent it (flight 3), now at message_seq 2.
-    const ch = helloBody(sc);
-    sc.send([STEP.msg(HandshakeType.client_hello, encodeClientHello(ch))]);
+    sc.send([STEP.msg(HandshakeType.client_hello, encodeClientHello(helloBody(sc)))]);
     assertServerFailed(sc, 'ERR_DTLS_UNEXPECTED_MESSAGE', AlertDescription.unexpected_message, 'ClientHello at message_seq 2');
   });
 

@@ -5,6 +5,12 @@
 import type { Socket as DgramSocket } from 'node:dgram';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { NodeCryptoProvider } from '../crypto/node-provider.js';
+import { BoundedCache } from './resolve-cache.js';
+
+let sharedProvider: NodeCryptoProvider | undefined;
+function defaultCryptoProvider(): NodeCryptoProvider {
+  return (sharedProvider ??= new NodeCryptoProvider());
+}
 import { DTLS12_SUITES, suiteByName, type CipherSuite } from '../crypto/suites.js';
 import { SUPPORTED_SIGNATURE_SCHEMES, schemeName } from '../crypto/signature.js';
 import { loadSigningKey } from '../crypto/signing-key.js';
@@ -126,10 +132,27 @@ function pemText(p: PemInput): string {
   return typeof p === 'string' ? p : Buffer.from(p.buffer, p.byteOffset, p.byteLength).toString('utf8');
 }
 
+const pemCache = new BoundedCache<Uint8Array[]>(64);
+const trustCache = new BoundedCache<TrustStore>(16);
+const credentialCache = new BoundedCache<LocalCredentials>(16);
+
+/** The joined PEM text of an option (the cache key of what is parsed from it). */
+function pemKey(input: PemInput | readonly PemInput[]): string {
+  return Array.isArray(input) ? (input as readonly PemInput[]).map(pemText).join('\n') : pemText(input as PemInput);
+}
+
 function pemList(input: PemInput | readonly PemInput[] | undefined, name: string): Uint8Array[] {
   if (input === undefined) return [];
   const list = Array.isArray(input) ? (input as readonly PemInput[]) : [input as PemInput];
-  return list.flatMap((p) => parsePemCertificates(pemText(p), `option ${name}`));
+  return list.flatMap((p) => {
+    const text = pemText(p);
+    return pemCache.get(`${name}\0${text}`, () => parsePemCertificates(text, `option ${name}`));
+  });
+}
+
+function trustStore(ca: PemInput | readonly PemInput[] | undefined): TrustStore {
+  if (ca === undefined) return trustCache.get('', () => new TrustStore([]));
+  return trustCache.get(pemKey(ca), () => new TrustStore(pemList(ca, 'ca')));
 }
 
 const GROUP_NAMES: Record<string, NamedGroup> = {
@@ -189,6 +212,12 @@ function resolveGroups(groups: readonly string[] | undefined): NamedGroup[] {
 function resolveCredentials(o: CommonOptions): LocalCredentials | undefined {
   if (o.cert === undefined && o.key === undefined) return undefined;
   if (o.cert === undefined || o.key === undefined) throw invalid(o.cert === undefined ? 'cert' : 'key', 'cert and key go together');
+  const { cert, key } = o;
+  return credentialCache.get(`${pemKey(cert)}\0${pemText(key)}`, () => loadCredentials(cert, key));
+}
+
+function loadCredentials(cert: PemInput | readonly PemInput[], keyPem: PemInput): LocalCredentials {
+  const o = { cert, key: keyPem };
   const chain = pemList(o.cert, 'cert');
   if (chain.length === 0) throw invalid('cert', 'no certificate found');
   const key = loadSigningKey(pemText(o.key));
@@ -209,7 +238,8 @@ export interface ResolvedCommon {
 
 export function resolveCommon(o: CommonOptions): ResolvedCommon {
   if (o === null || typeof o !== 'object') throw invalid('options', 'must be an object');
-  const crypto = o.cryptoProvider ?? new NodeCryptoProvider();
+  // One shared provider by default: it caches imported peer public keys across connections.
+  const crypto = o.cryptoProvider ?? defaultCryptoProvider();
   const mtu = intOption(o.mtu, 'mtu', DEFAULTS.mtu, 256, 65507);
   const initialRetransmitMs = intOption(o.retransmitTimeout, 'retransmitTimeout', DEFAULTS.initialRetransmitMs, 10, 60_000);
   const maxRetransmitMs = intOption(o.maxRetransmitTimeout, 'maxRetransmitTimeout', DEFAULTS.maxRetransmitMs, initialRetransmitMs, 600_000);
@@ -235,7 +265,7 @@ export function resolveCommon(o: CommonOptions): ResolvedCommon {
   if (o.checkPeerCertificate !== undefined && typeof o.checkPeerCertificate !== 'function') throw invalid('checkPeerCertificate', 'must be a function');
   return {
     crypto,
-    trust: new TrustStore(pemList(o.ca, 'ca')),
+    trust: trustStore(o.ca),
     rejectUnauthorized: o.rejectUnauthorized ?? true,
     checkPeer: o.checkPeerCertificate,
     base: {

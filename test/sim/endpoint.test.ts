@@ -334,3 +334,30 @@ test('RFC 6347 §4.2.8 a client restarting on the same address:port during the h
   assert.notEqual(sim.server, halfOpen);
   assert.equal(sim.endpoint.size, 1);
 });
+
+test('issue 3 / RFC 6347 §4.2.1: a 3000-byte ClientHello at MTU 500 completes without per-peer state before the cookie', async () => {
+  const certs = await testCerts('ec');
+  // 12 ALPN names of 240 bytes: a ClientHello of about 3000 bytes, seven or more fragments at MTU 500.
+  const alpn = Array.from({ length: 12 }, (_, i) => `p${String(i).padStart(2, '0')}-${'a'.repeat(236)}`);
+  const sim = new Sim({
+    client: { ca: certs.ca, mtu: 500, ALPNProtocols: alpn, handshakeTimeout: 5000 },
+    server: { cert: certs.serverCert, key: certs.serverKey, mtu: 500, ALPNProtocols: [alpn[11]!] },
+  });
+  sim.start();
+  const first = sim.sent.filter((p) => p.from === 'client');
+  const total = Number(/\/(\d+)\]$/.exec(first[0]!.labels[0]!)?.[1]);
+  assert.ok(total >= 3000, `ClientHello is ${total} bytes`);
+  assert.ok(first.length >= 7, `${first.length} fragments`);
+  assert.ok(first.every((p) => p.data.length <= 500));
+  // Deliver the first hello: no state is kept for it, whichever fragments arrive.
+  sim.run(() => sim.endpoint.stats.helloVerifyRequestsSent === 1);
+  assert.equal(sim.endpoint.size, 0);
+  sim.handshake();
+  assert.ok(sim.bothConnected, `${sim.client.error?.message}\n${sim.trace()}`);
+  assert.equal(sim.server!.handshakeResult!.alpnProtocol, alpn[11]);
+  assert.equal(sim.endpoint.stats.helloVerifyRequestsSent, 1);
+  // The cookie-less hello's later fragments were dropped without state; one connection, for the hello with the cookie.
+  assert.ok(sim.endpoint.stats.dropped.fragmented_client_hello >= first.length - 1);
+  assert.equal(sim.endpoint.stats.connectionsAccepted, 1);
+  assert.ok(sim.sent.every((p) => p.data.length <= 500));
+});

@@ -139,14 +139,20 @@ export class Connection implements HandshakeHost {
    * sequence number it arrived with, `message` the reassembled handshake message.
    */
   acceptClientHello(now: number, message: HandshakeMessage, hello: ClientHello, recordSeq: number): void {
-    if (this.config.role !== 'server') throw new ApiMisuseError('ERR_DTLS_INVALID_STATE', 'acceptClientHello() is for server connections');
-    if (this.phase !== 'idle') return;
+    if (!this.beginServer(now, recordSeq, 'acceptClientHello')) return;
+    this.startServerHandshake(message, hello);
+  }
+
+  /** Common start of a server connection; false if it has started already. */
+  private beginServer(now: number, recordSeq: number, method: string): boolean {
+    if (this.config.role !== 'server') throw new ApiMisuseError('ERR_DTLS_INVALID_STATE', `${method}() is for server connections`);
+    if (this.phase !== 'idle') return false;
     this.now = now;
     this.setPhase('handshaking');
     this.handshakeDeadline = now + this.config.handshakeTimeoutMs;
     this.read.replay.mark(recordSeq);
     this.writeEpochs[0]!.nextSeq = recordSeq;
-    this.startServerHandshake(message, hello);
+    return true;
   }
 
   private startServerHandshake(message: HandshakeMessage, hello: ClientHello): void {
@@ -169,13 +175,7 @@ export class Connection implements HandshakeHost {
     recordSeq: number,
     check: (hello: ClientHello) => boolean,
   ): void {
-    if (this.config.role !== 'server') throw new ApiMisuseError('ERR_DTLS_INVALID_STATE', 'acceptClientHelloFragment() is for server connections');
-    if (this.phase !== 'idle') return;
-    this.now = now;
-    this.setPhase('handshaking');
-    this.handshakeDeadline = now + this.config.handshakeTimeoutMs;
-    this.read.replay.mark(recordSeq);
-    this.writeEpochs[0]!.nextSeq = recordSeq;
+    if (!this.beginServer(now, recordSeq, 'acceptClientHelloFragment')) return;
     this.helloRandom = random.slice();
     this.helloCheck = check;
     this.reassembler.reset(fragment.messageSeq);

@@ -10,6 +10,7 @@
  * decision is counted in `stats`, so a test can show that the impairments really happened.
  */
 import dgram from 'node:dgram';
+import { mulberry32 } from './rng.js';
 
 export interface Impairment {
   /** Probability that a datagram is dropped. */
@@ -59,16 +60,7 @@ function emptyStats(): DirectionStats {
 }
 
 /** mulberry32: small, fast, seeded. Returns numbers in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const seededRandom = mulberry32;
 
 interface ClientLink {
   readonly address: string;

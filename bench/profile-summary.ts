@@ -31,10 +31,11 @@ interface Profile {
 
 function shortUrl(url: string): string {
   if (url === '') return '(native)';
-  const i = url.indexOf('/dist/');
-  if (i >= 0) return url.slice(i + 6);
   const n = url.indexOf('node_modules/');
   if (n >= 0) return url.slice(n);
+  // compiled files of this repository: …/dist/src/x.js, …/<other outDir>/bench/x.js
+  const m = /\/((?:src|bench|test)\/.*)$/.exec(url);
+  if (m !== null && url.startsWith('file://')) return m[1]!;
   return url.replace(/^file:\/\//, '');
 }
 
@@ -70,7 +71,7 @@ export function summarize(path: string, top: number, srcOnly: boolean): string {
     const n = byId.get(id)!;
     let t = selfUs.get(id) ?? 0;
     const k = key(n.callFrame);
-    const isSrc = n.callFrame.url.includes('/dist/src/');
+    const isSrc = shortUrl(n.callFrame.url).startsWith('src/');
     const fresh = isSrc && !onStack.has(k);
     if (fresh) onStack.add(k);
     for (const c of n.children ?? []) t += walk(c, onStack);

@@ -10,7 +10,7 @@
  * only when it cannot run at all (bad options, no certificates); a case that fails is reported and skipped.
  */
 import { cpus, totalmem, release } from 'node:os';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,10 +20,20 @@ import { buildOpensslClient, opensslVersion, type CertFiles } from './lib/openss
 import type { CertPems } from './lib/peers.js';
 import type { BenchResults } from './lib/results.js';
 import { computeTargets, renderSvg, renderTables } from './lib/report.js';
+import { diagnostics } from './lib/rpc.js';
 import { cryptoCase, handshakeCase, memoryCase, opensslCase, rttCase, throughputCase, type Ctx } from './lib/cases.js';
-import { loadAverage } from './lib/util.js';
+import { loadAverage, OtherLoadMeter } from './lib/util.js';
 
-const REPO = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+/** The repository: the nearest directory above this script with bench/openssl/ (also from a private --outDir build). */
+function findRepo(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 8; i++) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'bench', 'openssl'))) return dir;
+    dir = dirname(dir);
+  }
+  return process.cwd();
+}
+const REPO = findRepo();
 
 function log(line: string): void {
   process.stderr.write(`${line}\n`);
@@ -84,7 +94,7 @@ async function main(): Promise<number> {
       kernel: release(),
       ...(ossl !== undefined ? { openssl: ossl } : {}),
     },
-    load: { start: loadAverage(), end: [] },
+    load: { start: loadAverage(), end: [], otherCpus: {}, otherCpusOverall: Number.NaN },
     options: { ...opts, only: [...opts.only], impls: [...opts.impls] },
     method: {
       processes:
@@ -99,10 +109,13 @@ async function main(): Promise<number> {
       memory:
         'N connections established (32 at a time) and each sends one 16-byte message, so the server releases its final flight; then full GC (--expose-gc, repeated until stable) in both processes; per connection = (after − before) / N',
       crypto: 'createCipheriv/createDecipheriv aes-128-gcm per record, 13-byte AAD, 16-byte tag, best of 7 rounds',
+      recordPath:
+        'a client Connection and a DtlsServer on a stand-in socket do a real handshake in memory; then µs per record for Connection.send+pollTransmit, DtlsSocket.send (transport drops the datagram), Connection.handleDatagram+pollEvent and DtlsServer.handleDatagram → message event; best of 5 rounds',
       handshakeInMemory:
         'client Connection and server Endpoint in one worker, datagrams passed in memory, hrtime summed around each side\'s calls; "shared config" resolves options once, "per-connection config" runs resolveCommon() per handshake as connect() does',
     },
     crypto: [],
+    recordPath: [],
     handshake: [],
     handshakeInMemory: [],
     throughput: [],
@@ -122,6 +135,7 @@ async function main(): Promise<number> {
     else results.errors.push({ section: 'openssl', case: 'build C client', message: b.error ?? 'unknown' });
   }
 
+  diagnostics.stallFile = join(dirname(outPath), 'stalls.log');
   const ctx: Ctx = { opts, pems, files, opensslBin, results, log };
   log(`bench: node ${process.version}, ${cpus().length} × ${cpuModel}, load ${results.load.start.join(' ')}${opts.quick ? ' (quick)' : ''}`);
   const sections: [string, (c: Ctx) => Promise<void>][] = [
@@ -132,15 +146,21 @@ async function main(): Promise<number> {
     ['openssl', opensslCase],
     ['memory', memoryCase],
   ];
+  const meter = new OtherLoadMeter();
+  const overall = new OtherLoadMeter();
   for (const [name, fn] of sections) {
     if (!opts.only.has(name as never)) continue;
     log(`[${name}]`);
+    meter.sample();
     try {
       await fn(ctx);
     } catch (e) {
       results.errors.push({ section: name, case: '*', message: e instanceof Error ? e.message : String(e) });
     }
+    results.load.otherCpus[name] = Math.round(meter.sample() * 100) / 100;
+    log(`  (other processes kept ${results.load.otherCpus[name]} CPUs busy)`);
   }
+  results.load.otherCpusOverall = Math.round(overall.sample() * 100) / 100;
   results.load.end = loadAverage();
   results.targets = computeTargets(results);
   results.durationS = (Date.now() - started) / 1000;
@@ -153,7 +173,7 @@ async function main(): Promise<number> {
     writeFileSync(svgPath, svg);
   }
   console.log(
-    `## DTLS bench — ${results.date}\n\n${results.machine.nproc} × ${results.machine.cpu}, ${results.machine.memTotal}, node ${results.machine.node}, ${results.machine.openssl ?? 'no openssl'}; load average at start ${results.load.start.join(' ')}, at end ${results.load.end.join(' ')}; ${opts.durationS} s windows, ${opts.warmupS} s warm-up\n`,
+    `## DTLS bench — ${results.date}\n\n${results.machine.nproc} × ${results.machine.cpu}, ${results.machine.memTotal}, node ${results.machine.node}, ${results.machine.openssl ?? 'no openssl'}; load average at start ${results.load.start.join(' ')}, at end ${results.load.end.join(' ')}; other processes kept ${results.load.otherCpusOverall} of ${results.machine.nproc} CPUs busy on average (by section: ${Object.entries(results.load.otherCpus).map(([k, v]) => `${k} ${v}`).join(', ')}); ${opts.durationS} s windows, ${opts.warmupS} s warm-up\n`,
   );
   console.log(renderTables(results));
   console.log(`\nresults: ${outPath}${svg !== undefined ? `\nchart:   ${svgPath}` : ''}\n(${results.durationS.toFixed(0)} s)`);

@@ -16,7 +16,12 @@ import {
 import { measureCryptoFloor } from './lib/crypto-floor.js';
 import { measureCoreMemory } from './lib/core-memory.js';
 import { measureMemoryPairHandshakes } from './lib/handshake-memory-pair.js';
+import { measureRecordPath } from './lib/record-path.js';
 import { memNow, settleGc, summarize } from './lib/util.js';
+import { startWatchdog } from './lib/watchdog.js';
+
+// BENCH_STALL_FILE (set by the orchestrator): where to write the stack of a main thread stuck for 10 s.
+if (process.env.BENCH_STALL_FILE) startWatchdog(process.argv[2] ?? 'worker', process.env.BENCH_STALL_FILE);
 
 let server: ServerHandle | undefined;
 let client: ClientHandle | undefined;
@@ -192,6 +197,7 @@ const handlers: Record<string, Handler> = {
     return {};
   },
   crypto: (a: { sizes: number[]; iterations: number }) => measureCryptoFloor(a.sizes, a.iterations),
+  recordPath: (a: { params: PeerParams; sizes: number[]; perRound: number }) => measureRecordPath(a.params, a.sizes, a.perRound),
   coreMemory: (a: { params: PeerParams; n: number }) => measureCoreMemory(a.params, a.n),
   pairHandshakes: (a: { params: PeerParams; durationMs: number; fresh: boolean }) => measureMemoryPairHandshakes(a.params, a.durationMs, a.fresh),
 };

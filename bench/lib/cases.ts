@@ -11,6 +11,7 @@ import type { BenchResults, BlastStats, HandshakeRow, MemoryRow, PeerName, RttRo
 import type { CryptoRow } from './crypto-floor.js';
 import type { CoreMemoryResult } from './core-memory.js';
 import type { MemoryPairResult } from './handshake-memory-pair.js';
+import type { RecordPathRow } from './record-path.js';
 import { sleep, type Cpu, type Mem, type Summary } from './util.js';
 
 export interface Ctx {
@@ -72,6 +73,14 @@ export async function cryptoCase(ctx: Ctx): Promise<void> {
     withWorkers(ctx, ['crypto'], (w) => w!.call<CryptoRow[]>('crypto', { sizes, iterations: ctx.opts.quick ? 20_000 : 140_000 }, 300_000)),
   );
   if (rows !== undefined) ctx.results.crypto = rows;
+  if (ctx.opts.impls.has('ours')) {
+    const path = await guarded(ctx, 'crypto', 'record path without sockets', () =>
+      withWorkers(ctx, ['record-path'], (w) =>
+        w!.call<RecordPathRow[]>('recordPath', { params: params(ctx, 'ours', 'x25519', false), sizes, perRound: ctx.opts.quick ? 2000 : 20_000 }, 300_000),
+      ),
+    );
+    if (path !== undefined) ctx.results.recordPath = path;
+  }
 }
 
 // ------------------------------------------------------------------ handshakes

@@ -333,6 +333,18 @@ export function renderTables(r: BenchResults): string {
       ),
     );
   }
+  if (r.recordPath.length > 0) {
+    parts.push('\n### This stack per record without socket I/O (µs; best of 5 rounds) vs the node:crypto floor\n');
+    parts.push(
+      table(
+        ['bytes', 'node:crypto seal', 'send: core', 'send: DtlsSocket.send', 'node:crypto open', 'receive: core', 'receive: DtlsServer.handleDatagram'],
+        r.recordPath.map((x) => {
+          const c = r.crypto.find((y) => y.size === x.size);
+          return [String(x.size), f2(c?.sealUs), f2(x.sendCoreUs), f2(x.sendApiUs), f2(c?.openUs), f2(x.receiveCoreUs), f2(x.receiveApiUs)];
+        }),
+      ),
+    );
+  }
   if (r.errors.length > 0) {
     parts.push('\n### Cases that failed\n');
     for (const e of r.errors) parts.push(`- ${e.section} / ${e.case}: ${e.message.split('\n')[0]}`);
@@ -367,9 +379,9 @@ export function renderSvg(r: BenchResults): string | undefined {
   if (maxV <= 0) maxV = 1;
   const step = niceStep(maxV / 5);
   const top = Math.ceil(maxV / step) * step;
-  const y = (v: number): number => m.t + ph - (v / top) * ph;
+  const y = (v: number): number => Math.round((m.t + ph - (v / top) * ph) * 10) / 10;
   const groupW = pw / sizes.length;
-  const barW = Math.min(60, (groupW * 0.75) / impls.length);
+  const barW = Math.round(Math.min(60, (groupW * 0.75) / impls.length) * 10) / 10;
   const out: string[] = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`);
   out.push(`<rect width="${W}" height="${H}" fill="white"/>`);
@@ -383,15 +395,15 @@ export function renderSvg(r: BenchResults): string | undefined {
   }
   out.push(`<text transform="translate(18 ${m.t + ph / 2}) rotate(-90)" text-anchor="middle">MB/s (application payload)</text>`);
   sizes.forEach((size, gi) => {
-    const gx = m.l + gi * groupW + (groupW - barW * impls.length) / 2;
+    const gx = Math.round((m.l + gi * groupW + (groupW - barW * impls.length) / 2) * 10) / 10;
     const raw = r.throughput.find((t) => t.impl === 'raw' && t.size === size);
     const ceil = value(raw, 'sus') || value(raw, 'max');
     impls.forEach((impl, i) => {
       const t = r.throughput.find((x) => x.impl === impl && x.size === size);
-      const x = gx + i * barW;
+      const x = Math.round((gx + i * barW) * 10) / 10;
       const sus = value(t, 'sus');
       const mx = value(t, 'max');
-      out.push(`<rect x="${x + 2}" y="${y(sus)}" width="${barW - 4}" height="${m.t + ph - y(sus)}" fill="${colors[impl]}"/>`);
+      out.push(`<rect x="${x + 2}" y="${y(sus)}" width="${barW - 4}" height="${Math.round((m.t + ph - y(sus)) * 10) / 10}" fill="${colors[impl]}"/>`);
       if (t !== undefined) out.push(`<line x1="${x + 2}" x2="${x + barW - 2}" y1="${y(mx)}" y2="${y(mx)}" stroke="#333" stroke-width="2"/>`);
       const labelY = Math.min(y(sus), y(mx)) - 5;
       if (impl !== 'raw' && ceil > 0 && t !== undefined) {

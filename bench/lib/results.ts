@@ -4,6 +4,7 @@ import type { Summary } from './util.js';
 import type { CryptoRow } from './crypto-floor.js';
 import type { CoreMemoryResult } from './core-memory.js';
 import type { MemoryPairResult } from './handshake-memory-pair.js';
+import type { RecordPathRow } from './record-path.js';
 
 export type PeerName = 'ours' | 'werift' | 'openssl';
 
@@ -88,10 +89,13 @@ export interface BenchResults {
   schema: 1;
   date: string;
   machine: { cpu: string; nproc: number; memTotal: string; node: string; platform: string; kernel: string; openssl?: string };
-  load: { start: number[]; end: number[] };
+  /** load averages (they include the bench's own busy processes) and the CPUs other processes kept busy */
+  load: { start: number[]; end: number[]; otherCpus: Record<string, number>; otherCpusOverall: number };
   options: Record<string, unknown>;
   method: Record<string, string>;
   crypto: CryptoRow[];
+  /** this stack's per-record CPU without socket I/O */
+  recordPath: RecordPathRow[];
   handshake: HandshakeRow[];
   /** protocol CPU per handshake with no sockets (client Connection ↔ server Endpoint in one process) */
   handshakeInMemory: MemoryPairResult[];

@@ -22,6 +22,12 @@ export interface ReplyMessage {
 
 const WORKER = fileURLToPath(new URL('../worker.js', import.meta.url));
 
+/**
+ * Where a worker's watchdog (bench/lib/watchdog.ts) writes the JavaScript stack of a main thread stuck for 10 s,
+ * so that a case that hangs says where. Set by the orchestrator.
+ */
+export const diagnostics: { stallFile: string | undefined } = { stallFile: undefined };
+
 const live = new Set<ChildProcess>();
 process.on('exit', () => {
   for (const p of live) {
@@ -54,7 +60,7 @@ export class Worker {
     this.proc = fork(WORKER, [name], {
       execArgv: ['--expose-gc', ...(opts.execArgv ?? [])],
       stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
-      env: opts.env ?? process.env,
+      env: { ...(opts.env ?? process.env), ...(diagnostics.stallFile !== undefined ? { BENCH_STALL_FILE: diagnostics.stallFile } : {}) },
       serialization: 'advanced',
     });
     live.add(this.proc);
@@ -94,7 +100,8 @@ export class Worker {
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        reject(new Error(`${this.name}: ${cmd} timed out after ${timeoutMs} ms`));
+        const note = diagnostics.stallFile !== undefined ? ` (a stuck main thread's stack goes to ${diagnostics.stallFile})` : '';
+        reject(new Error(`${this.name}: ${cmd} timed out after ${timeoutMs} ms${note}`));
       }, timeoutMs);
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
       this.proc.send({ id, cmd, args } satisfies CallMessage);
@@ -112,16 +119,5 @@ export class Worker {
     const t = setTimeout(() => this.proc.kill('SIGKILL'), 5000);
     await this.done;
     clearTimeout(t);
-  }
-}
-
-/** Runs `fn` with fresh workers and always stops them. */
-export async function withWorkers<T>(names: readonly string[], opts: WorkerOptions, fn: (...w: Worker[]) => Promise<T>): Promise<T> {
-  const workers = names.map((n) => new Worker(n, opts));
-  try {
-    await Promise.all(workers.map((w) => w.call('ping', {}, 20_000)));
-    return await fn(...workers);
-  } finally {
-    await Promise.all(workers.map((w) => w.stop()));
   }
 }

@@ -105,3 +105,53 @@ export function round(v: number, digits = 1): number {
   const f = 10 ** digits;
   return Math.round(v * f) / f;
 }
+
+/**
+ * CPU used by other processes on the machine (not this bench and its children), for the record: the load
+ * average counts the bench's own two busy processes. Reads /proc/stat (all CPUs) and /proc/self/stat (self plus
+ * reaped children — every worker and openssl process of a finished case has been reaped).
+ */
+export class OtherLoadMeter {
+  private sys0: number;
+  private self0: number;
+  private t0: number;
+  constructor() {
+    this.sys0 = systemBusyTicks();
+    this.self0 = selfAndChildrenTicks();
+    this.t0 = Date.now();
+  }
+  /** Average number of CPUs kept busy by other processes since the last call (or construction). */
+  sample(): number {
+    const sys = systemBusyTicks();
+    const self = selfAndChildrenTicks();
+    const t = Date.now();
+    const seconds = (t - this.t0) / 1000;
+    const others = (sys - this.sys0 - (self - this.self0)) / 100;
+    this.sys0 = sys;
+    this.self0 = self;
+    this.t0 = t;
+    return seconds > 0 ? Math.max(0, others / seconds) : Number.NaN;
+  }
+}
+
+function systemBusyTicks(): number {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
+    const f = line.trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal
+    return f[0]! + f[1]! + f[2]! + f[5]! + f[6]! + f[7]!;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+function selfAndChildrenTicks(): number {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+    // utime stime cutime cstime are fields 14..17 (1-based), i.e. 11..14 after the command name
+    return f[11]! + f[12]! + f[13]! + f[14]!;
+  } catch {
+    return Number.NaN;
+  }
+}

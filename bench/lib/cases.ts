@@ -70,13 +70,13 @@ const ms = (s: number): number => Math.round(s * 1000);
 export async function cryptoCase(ctx: Ctx): Promise<void> {
   const sizes = [...new Set([64, ...ctx.opts.sizes])].sort((a, b) => a - b);
   const rows = await guarded(ctx, 'crypto', 'node:crypto per record', () =>
-    withWorkers(ctx, ['crypto'], (w) => w!.call<CryptoRow[]>('crypto', { sizes, iterations: ctx.opts.quick ? 20_000 : 140_000 }, 300_000)),
+    withWorkers(ctx, ['crypto'], (w) => w!.call<CryptoRow[]>('crypto', { sizes, iterations: ctx.opts.quick ? 3_500 : 140_000 }, 300_000)),
   );
   if (rows !== undefined) ctx.results.crypto = rows;
   if (ctx.opts.impls.has('ours')) {
     const path = await guarded(ctx, 'crypto', 'record path without sockets', () =>
       withWorkers(ctx, ['record-path'], (w) =>
-        w!.call<RecordPathRow[]>('recordPath', { params: params(ctx, 'ours', 'x25519', false), sizes, perRound: ctx.opts.quick ? 2000 : 20_000 }, 300_000),
+        w!.call<RecordPathRow[]>('recordPath', { params: params(ctx, 'ours', 'x25519', false), sizes, perRound: ctx.opts.quick ? 500 : 20_000 }, 300_000),
       ),
     );
     if (path !== undefined) ctx.results.recordPath = path;
@@ -189,7 +189,7 @@ export async function handshakeCase(ctx: Ctx): Promise<void> {
   if (ctx.opts.impls.has('ours')) {
     const runs: [Group, boolean, boolean][] = [];
     for (const g of groups) for (const c of certs) runs.push([g, c, false]);
-    runs.push(['x25519', false, true]);
+    if (!ctx.opts.quick) runs.push(['x25519', false, true]);
     for (const [group, clientCert, fresh] of runs) {
       const name = `in-memory handshake ${group} ${clientCert ? 'client-cert' : 'no-client-cert'}${fresh ? ' per-connection config' : ''}`;
       ctx.log(`  ${name}`);
@@ -283,10 +283,10 @@ export async function throughputRun(ctx: Ctx, impl: Impl, size: number): Promise
     if (unpaced.loss < LOSS_OK) sustainable = unpaced;
     else {
       // Paced trials, descending from what the receiver managed while flooded, then one bisection step up.
-      const trialMs = Math.max(300, ms(ctx.opts.durationS / 2));
+      const trialMs = Math.max(ctx.opts.quick ? 200 : 300, ms(ctx.opts.durationS / 2));
       let rate = 0.95 * Math.min(unpaced.recvRate, unpaced.rate);
       let failedAt = unpaced.rate;
-      for (let k = 0; k < 6 && rate > 100; k++) {
+      for (let k = 0; k < (ctx.opts.quick ? 2 : 6) && rate > 100; k++) {
         const t = await blastOnce(receiver!, sender!, size, trialMs, rate);
         trials.push(t);
         if (t.loss < LOSS_OK) {
@@ -296,7 +296,7 @@ export async function throughputRun(ctx: Ctx, impl: Impl, size: number): Promise
         failedAt = rate;
         rate *= 0.8;
       }
-      if (sustainable !== undefined && failedAt > sustainable.rate * 1.05) {
+      if (!ctx.opts.quick && sustainable !== undefined && failedAt > sustainable.rate * 1.05) {
         const t = await blastOnce(receiver!, sender!, size, trialMs, (sustainable.rate + failedAt) / 2);
         trials.push(t);
         if (t.loss < LOSS_OK && t.recvRate > sustainable.recvRate) sustainable = t;

@@ -5,8 +5,9 @@
  * JavaScript stack to a file. A bench case that hangs then says where.
  */
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { spawnSync } from 'node:child_process';
 
 interface WatchdogData {
   beat: SharedArrayBuffer;
@@ -29,6 +30,37 @@ export function startWatchdog(name: string, file: string, stallMs = 10_000): voi
   w.on('error', () => undefined);
 }
 
+/** Kernel view of every thread of this process: state, wait channel, current syscall (native blocks show here). */
+function threadStates(): string {
+  const lines: string[] = [];
+  try {
+    for (const tid of readdirSync('/proc/self/task')) {
+      const read = (f: string): string => {
+        try {
+          return readFileSync(`/proc/self/task/${tid}/${f}`, 'utf8').trim();
+        } catch {
+          return '?';
+        }
+      };
+      const stat = read('stat');
+      const comm = read('comm');
+      const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+      lines.push(`    thread ${tid} ${comm} state ${state} wchan ${read('wchan')} syscall ${read('syscall').split(' ').slice(0, 3).join(' ')}`);
+    }
+  } catch (e) {
+    lines.push(`    (no /proc: ${String(e)})`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** Native stacks of every thread through gdb, when it is installed (empty otherwise). */
+function nativeStacks(): string {
+  const r = spawnSync('gdb', ['-p', String(process.pid), '-batch', '-nx', '-ex', 'thread apply all bt 20'], { encoding: 'utf8', timeout: 30_000 });
+  if (r.error !== undefined || r.status === null) return '';
+  const out = r.stdout.split('\n').filter((l) => /^Thread|^#/.test(l));
+  return out.length > 0 ? `    native stacks (gdb):\n${out.map((l) => `      ${l}`).join('\n')}\n` : '';
+}
+
 async function watch(d: WatchdogData): Promise<void> {
   const { Session } = await import('node:inspector');
   const view = new BigInt64Array(d.beat);
@@ -40,7 +72,7 @@ async function watch(d: WatchdogData): Promise<void> {
     if (stalled < d.stallMs || last === reportedFor) continue;
     reportedFor = last;
     mkdirSync(dirname(d.file), { recursive: true });
-    appendFileSync(d.file, `[${new Date().toISOString()}] ${d.name} (pid ${process.pid}): main thread silent for ${stalled} ms; pausing it for its stack\n`);
+    appendFileSync(d.file, `[${new Date().toISOString()}] ${d.name} (pid ${process.pid}): main thread silent for ${stalled} ms; pausing it for its stack\n${threadStates()}${nativeStacks()}`);
     // When it runs again, say how long it was gone (a block in native code cannot be paused).
     void (async () => {
       while (Atomics.load(view, 0) === last) await new Promise((r) => setTimeout(r, 50));

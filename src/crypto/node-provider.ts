@@ -220,8 +220,14 @@ function x25519PrivateFromRaw(d: Uint8Array): KeyObject {
 class X25519Share implements KeyShare {
   readonly group = NamedGroup.x25519;
   readonly publicKey: Uint8Array;
-  constructor(private readonly privateKey: KeyObject) {
-    const x = createPublicKey(privateKey).export({ format: 'jwk' }).x;
+  /**
+   * `jwkX`: the public value as the key generation returned it. Exporting it afterwards from a key made by
+   * generateKeyPairSync (createPublicKey(...).export({format:'jwk'})) can deadlock Node 20 for ever when a GC
+   * runs during the export (see bench/repro/node20-x25519-jwk-deadlock.mjs), so fresh keys ask the generation
+   * for the JWK instead.
+   */
+  constructor(private readonly privateKey: KeyObject, jwkX?: string) {
+    const x = jwkX ?? createPublicKey(privateKey).export({ format: 'jwk' }).x;
     if (typeof x !== 'string') throw new InternalError('X25519 public key export failed');
     this.publicKey = view(Buffer.from(x, 'base64url'));
   }
@@ -383,7 +389,12 @@ export class NodeCryptoProvider implements CryptoProvider {
     switch (group) {
       case NamedGroup.x25519: {
         if (this.random) return new X25519Share(x25519PrivateFromRaw(this.randomBytes(32)));
-        return new X25519Share(generateKeyPairSync('x25519').privateKey);
+        // @types/node has no overload for a JWK publicKeyEncoding; Node returns the JWK object.
+        const pair = generateKeyPairSync('x25519', { publicKeyEncoding: { format: 'jwk' } } as never) as unknown as {
+          privateKey: KeyObject;
+          publicKey: { x?: string };
+        };
+        return new X25519Share(pair.privateKey, pair.publicKey.x);
       }
       case NamedGroup.secp256r1:
         return new EcdhShare(NamedGroup.secp256r1, 32, this.ecdhKey('prime256v1', 32));

@@ -307,7 +307,7 @@ export async function throughputRun(ctx: Ctx, impl: Impl, size: number): Promise
 }
 
 export async function throughputCase(ctx: Ctx): Promise<void> {
-  const impls: Impl[] = ['raw', ...ctx.opts.impls];
+  const impls: Impl[] = ['raw', 'sealed', ...ctx.opts.impls];
   for (const size of ctx.opts.sizes) {
     for (const impl of impls) {
       const name = `throughput ${impl} ${size} B`;
@@ -336,7 +336,7 @@ export async function rttRun(ctx: Ctx, impl: Impl, size: number): Promise<RttRow
 }
 
 export async function rttCase(ctx: Ctx): Promise<void> {
-  for (const impl of ['raw', ...ctx.opts.impls] as Impl[]) {
+  for (const impl of ['raw', 'sealed', ...ctx.opts.impls] as Impl[]) {
     const name = `echo RTT ${impl} 64 B`;
     ctx.log(`  ${name}`);
     const row = await guarded(ctx, 'rtt', name, () => rttRun(ctx, impl, 64));

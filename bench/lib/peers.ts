@@ -7,7 +7,9 @@
  *   werift  werift-dtls 0.5.8: one DtlsServer per peer (that is how werift is built: one DTLS session per
  *           transport, as in WebRTC), demultiplexed by address:port on one UDP socket by this file; DtlsClient
  *           over its own UDP socket. Same certificate, TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, EMS on.
- *   raw     node:dgram without DTLS: Node's ceiling for the same send pattern.
+ *   raw     node:dgram without DTLS: the UDP part of Node's ceiling, same send pattern.
+ *   sealed  node:dgram plus one createCipheriv / createDecipheriv per record (sealed-peer.ts): Node's ceiling as
+ *           issue 4 defines it, what any DTLS record layer in Node must pay per record.
  *
  * Servers run in a worker process (bench/worker.ts); clients in another.
  */
@@ -16,8 +18,9 @@ import { createRequire } from 'node:module';
 import { connect, createServer, type DtlsServer, type DtlsSocket } from '../../src/index.js';
 import type { Cpu } from './util.js';
 import { clientGroups } from './openssl.js';
+import { sealRecord, sealedReceiver, sealedSender } from './sealed-peer.js';
 
-export type Impl = 'ours' | 'werift' | 'raw';
+export type Impl = 'ours' | 'werift' | 'raw' | 'sealed';
 export type Group = 'x25519' | 'P-256';
 
 export const SUITE = 'TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256';
@@ -123,7 +126,7 @@ function loadWerift(group: Group): WeriftModule {
 export async function startServer(p: PeerParams, mode: ServerMode): Promise<ServerHandle> {
   if (p.impl === 'ours') return startOurServer(p, mode);
   if (p.impl === 'werift') return startWeriftServer(p, mode);
-  return startRawServer(mode, p.rcvbuf);
+  return startRawServer(mode, p.rcvbuf, p.impl === 'sealed');
 }
 
 /**
@@ -207,14 +210,15 @@ async function bindUdp(rcvbuf?: number): Promise<dgram.Socket> {
   return s;
 }
 
-async function startRawServer(mode: ServerMode, rcvbuf?: number): Promise<ServerHandle> {
+async function startRawServer(mode: ServerMode, rcvbuf: number | undefined, sealed: boolean): Promise<ServerHandle> {
   const st = emptyStats();
   const s = await bindUdp(rcvbuf);
-  if (mode === 'echo') s.on('message', (m, r) => {
+  let seq = 0;
+  const receive = (m: Buffer, r: dgram.RemoteInfo): void => {
     onMessage(st, m.length);
-    s.send(m, r.port, r.address);
-  });
-  else s.on('message', (m) => onMessage(st, m.length));
+    if (mode === 'echo') s.send(sealed ? sealRecord(seq++, m) : m, r.port, r.address);
+  };
+  s.on('message', sealed ? sealedReceiver(receive) : receive);
   return {
     port: s.address().port,
     recvBufferSize: s.getRecvBufferSize(),
@@ -316,7 +320,7 @@ const HANDSHAKE_TIMEOUT_MS = 10_000;
 export function openClient(p: PeerParams, port: number): Promise<ClientHandle> {
   if (p.impl === 'ours') return openOurClient(p, port);
   if (p.impl === 'werift') return openWeriftClient(p, port);
-  return openRawClient(port);
+  return openRawClient(port, p.impl === 'sealed');
 }
 
 function openOurClient(p: PeerParams, port: number): Promise<ClientHandle> {
@@ -352,15 +356,15 @@ function openOurClient(p: PeerParams, port: number): Promise<ClientHandle> {
   });
 }
 
-async function openRawClient(port: number): Promise<ClientHandle> {
+async function openRawClient(port: number, sealed: boolean): Promise<ClientHandle> {
   const s = dgram.createSocket('udp4');
   await new Promise<void>((resolve, reject) => {
     s.once('error', reject);
     s.connect(port, '127.0.0.1', () => resolve());
   });
   return {
-    send: (buf, done) => s.send(buf, () => done()),
-    onMessage: (fn) => s.on('message', fn),
+    send: sealed ? sealedSender(s) : (buf, done) => s.send(buf, () => done()),
+    onMessage: (fn) => s.on('message', sealed ? sealedReceiver((m) => fn(m)) : fn),
     close: () => new Promise<void>((r) => s.close(() => r())),
   };
 }

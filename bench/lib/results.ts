@@ -41,7 +41,7 @@ export interface BlastStats {
 }
 
 export interface ThroughputRow {
-  impl: 'raw' | 'ours' | 'werift';
+  impl: 'raw' | 'sealed' | 'ours' | 'werift';
   size: number;
   /** the receiver's SO_RCVBUF as the kernel reports it (undefined: system default) */
   recvBufferSize: number | undefined;
@@ -53,7 +53,7 @@ export interface ThroughputRow {
 }
 
 export interface RttRow {
-  impl: 'raw' | 'ours' | 'werift';
+  impl: 'raw' | 'sealed' | 'ours' | 'werift';
   size: number;
   us: Summary;
   lost: number;

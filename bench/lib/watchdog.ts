@@ -25,7 +25,9 @@ export function startWatchdog(name: string, file: string, stallMs = 10_000): voi
   };
   tick();
   setInterval(tick, 100).unref();
-  const w = new Worker(new URL(import.meta.url), { workerData: { beat, stallMs, file, name } satisfies WatchdogData });
+  // Not profiled: under --cpu-prof with --cpu-prof-name, this thread's profile would overwrite the main thread's.
+  const execArgv = process.execArgv.filter((a) => a.startsWith('--max-') || a.startsWith('--stack-'));
+  const w = new Worker(new URL(import.meta.url), { execArgv, workerData: { beat, stallMs, file, name } satisfies WatchdogData });
   w.unref();
   w.on('error', () => undefined);
 }

@@ -6,6 +6,7 @@ import { lookup } from 'node:dns';
 import { isIP } from 'node:net';
 import { Connection } from '../core/connection.js';
 import { ApiMisuseError, DtlsError } from '../errors.js';
+import { literalLookup } from './lookup.js';
 import { DtlsSocket, monotonicNow, type DatagramTransport } from './socket.js';
 import { intOption, makeVerifier, resolveCommon, socketBufferOptions, type ConnectOptions } from './options.js';
 
@@ -65,7 +66,9 @@ export function connect(options: ConnectOptions, onSecureConnect?: () => void): 
       sock.pump();
       return;
     }
-    const s = dgram.createSocket({ type: fam === 6 ? 'udp6' : 'udp4', ...buffers });
+    const literal = literalLookup();
+    const s = dgram.createSocket({ type: fam === 6 ? 'udp6' : 'udp4', lookup: literal.lookup, ...buffers });
+    literal.attach(s);
     udp = s;
     s.on('message', (msg) => sock.handleDatagram(msg));
     s.on('error', (err: NodeJS.ErrnoException) => {

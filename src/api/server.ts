@@ -10,6 +10,7 @@ import { isIPv6 } from 'node:net';
 import { Endpoint, type EndpointStatsSnapshot, type Remote } from '../core/endpoint.js';
 import type { ConnectionConfig } from '../core/config.js';
 import { ApiMisuseError, DtlsError } from '../errors.js';
+import { literalLookup } from './lookup.js';
 import { DtlsSocket, monotonicNow, type DatagramTransport } from './socket.js';
 import { makeVerifier, resolveCommon, resolveServerLimits, socketBufferOptions, type ServerOptions } from './options.js';
 
@@ -54,7 +55,9 @@ export class DtlsServer extends EventEmitter {
   listen(port = 0, host = '0.0.0.0', cb?: () => void): this {
     if (this.socket !== undefined && !this.ownsSocket) throw new ApiMisuseError('ERR_DTLS_INVALID_STATE', 'listen() on a server with a socket of your own');
     if (this.socket !== undefined) throw new ApiMisuseError('ERR_DTLS_INVALID_STATE', 'server is already listening');
-    const socket = dgram.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', reuseAddr: false, ...this.buffers });
+    const literal = literalLookup();
+    const socket = dgram.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', reuseAddr: false, lookup: literal.lookup, ...this.buffers });
+    literal.attach(socket);
     this.attach(socket);
     if (cb !== undefined) this.once('listening', cb);
     socket.bind(port, host);

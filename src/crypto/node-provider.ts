@@ -22,6 +22,9 @@ import {
   generateKeyPairSync,
   randomBytes as nodeRandomBytes,
   verify as nodeVerify,
+  type CipherCCM,
+  type CipherChaCha20Poly1305,
+  type CipherGCM,
   type Hash,
   type KeyObject,
 } from 'node:crypto';
@@ -63,6 +66,32 @@ const NONCE_LENGTH = 12;
 // ---------------------------------------------------------------------------------------------------------------
 
 /**
+ * Finishes a cipher whose key, nonce and AAD are set: encrypts `plaintext` and writes ciphertext ‖ tag into `out`
+ * at `offset` (no intermediate concatenation). Returns the bytes written.
+ */
+function finishSeal(c: CipherGCM | CipherCCM | CipherChaCha20Poly1305, plaintext: Uint8Array, out: Uint8Array, offset: number, tagLength: number): number {
+  if (offset + plaintext.length + tagLength > out.length) {
+    throw new InternalError(`no room for ${plaintext.length + tagLength} sealed bytes at offset ${offset} of ${out.length}`);
+  }
+  // OpenSSL's CCM takes an update() with a NULL input (an empty array without backing memory) as "set the
+  // length only" and then fails at final(): give it an empty view of real memory instead.
+  const body = c.update(plaintext.length === 0 ? EMPTY_INPUT : plaintext);
+  c.final();
+  out.set(body, offset);
+  out.set(c.getAuthTag(), offset + body.length);
+  return body.length + tagLength;
+}
+
+/** seal() on top of sealInto(): ciphertext ‖ tag in a new array. */
+function sealToNew(aead: Aead, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array {
+  const out = new Uint8Array(plaintext.length + aead.tagLength);
+  aead.sealInto(nonce, aad, plaintext, out, 0);
+  return out;
+}
+
+const EMPTY_INPUT = Buffer.alloc(1).subarray(0, 0);
+
+/**
  * AES-GCM, RFC 5288 §3 / NIST SP 800-38D: ciphertext ‖ 16-byte tag.
  * One createCipheriv per record is unavoidable in node; the key stays a KeyObject so node does not re-import it.
  */
@@ -75,12 +104,14 @@ class GcmAead implements Aead {
   }
 
   seal(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array {
+    return sealToNew(this, nonce, aad, plaintext);
+  }
+
+  sealInto(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, out: Uint8Array, offset: number): number {
     checkNonce(nonce);
     const c = createCipheriv(this.cipher, this.key, nonce, this.options);
     c.setAAD(aad);
-    const body = c.update(plaintext);
-    c.final();
-    return view(Buffer.concat([body, c.getAuthTag()], body.length + 16));
+    return finishSeal(c, plaintext, out, offset, 16);
   }
 
   open(nonce: Uint8Array, aad: Uint8Array, ciphertextAndTag: Uint8Array): Uint8Array | undefined {
@@ -107,16 +138,15 @@ class ChaChaAead implements Aead {
   constructor(private readonly key: KeyObject) {}
 
   seal(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array {
+    return sealToNew(this, nonce, aad, plaintext);
+  }
+
+  sealInto(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, out: Uint8Array, offset: number): number {
     checkNonce(nonce);
     const c = createCipheriv('chacha20-poly1305', this.key, nonce, this.options);
     c.setAAD(aad, { plaintextLength: plaintext.length });
-    // OpenSSL's CCM takes an update() with a NULL input (an empty array without backing memory) as "set the
-    // length only" and then fails at final(): give it an empty view of real memory instead.
-    const body = c.update(plaintext.length === 0 ? EMPTY_INPUT : plaintext);
-    c.final();
-    return view(Buffer.concat([body, c.getAuthTag()], body.length + 16));
+    return finishSeal(c, plaintext, out, offset, 16);
   }
-
   open(nonce: Uint8Array, aad: Uint8Array, ciphertextAndTag: Uint8Array): Uint8Array | undefined {
     const n = ciphertextAndTag.length - 16;
     if (n < 0 || nonce.length !== NONCE_LENGTH) return undefined;
@@ -138,8 +168,6 @@ class ChaChaAead implements Aead {
  * tag, NIST SP 800-38C with a 12-byte nonce (so L = 3). node needs the tag length up front and the plaintext
  * length with the AAD; in CCM the tag is checked inside update() and final() reports the failure.
  */
-const EMPTY_INPUT = Buffer.alloc(1).subarray(0, 0);
-
 class CcmAead implements Aead {
   private readonly options: { readonly authTagLength: number };
   constructor(
@@ -151,16 +179,15 @@ class CcmAead implements Aead {
   }
 
   seal(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array {
+    return sealToNew(this, nonce, aad, plaintext);
+  }
+
+  sealInto(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, out: Uint8Array, offset: number): number {
     checkNonce(nonce);
     const c = createCipheriv('aes-128-ccm', this.key, nonce, this.options);
     c.setAAD(aad, { plaintextLength: plaintext.length });
-    // OpenSSL's CCM takes an update() with a NULL input (an empty array without backing memory) as "set the
-    // length only" and then fails at final(): give it an empty view of real memory instead.
-    const body = c.update(plaintext.length === 0 ? EMPTY_INPUT : plaintext);
-    c.final();
-    return view(Buffer.concat([body, c.getAuthTag()], body.length + this.tagLength));
+    return finishSeal(c, plaintext, out, offset, this.tagLength);
   }
-
   open(nonce: Uint8Array, aad: Uint8Array, ciphertextAndTag: Uint8Array): Uint8Array | undefined {
     const n = ciphertextAndTag.length - this.tagLength;
     if (n < 0 || nonce.length !== NONCE_LENGTH) return undefined;

@@ -16,6 +16,11 @@ export interface Aead {
   readonly tagLength: number;
   /** Returns ciphertext ‖ tag. */
   seal(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array;
+  /**
+   * Writes ciphertext ‖ tag into `out` at `offset` (the record being built, so the record layer needs no
+   * intermediate buffer) and returns the bytes written. Throws InternalError when `out` is too small.
+   */
+  sealInto(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, out: Uint8Array, offset: number): number;
   /** Returns the plaintext, or undefined when the tag does not verify (never throws for bad input). */
   open(nonce: Uint8Array, aad: Uint8Array, ciphertextAndTag: Uint8Array): Uint8Array | undefined;
 }

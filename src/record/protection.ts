@@ -120,8 +120,9 @@ export class RecordProtection12 {
 
   /**
    * Writes the complete protected record into `out` at `offset` (for instance the datagram being assembled)
-   * and returns the bytes written, `recordLength(plaintext.length)`. The only allocation is the AEAD's output,
-   * copied once into `out`. Throws InternalError when `out` is too small or an argument is out of range.
+   * and returns the bytes written, `recordLength(plaintext.length)`. The AEAD writes ciphertext and tag straight
+   * into `out` (node:crypto's own output buffers are the only allocations). Throws InternalError when `out` is
+   * too small or an argument is out of range.
    */
   sealInto(
     out: Uint8Array,
@@ -140,20 +141,18 @@ export class RecordProtection12 {
     const hi = Math.floor(seq / 0x1_0000_0000);
     const lo = seq >>> 0;
     this.fillNonceAndAad(contentType, version, epoch, hi, lo, plaintext.length);
-    const sealed = this.aead.seal(this.nonce, this.aad, plaintext);
     const ivLen = this.recordIvLength;
-    const fragmentLength = ivLen + sealed.length;
-    if (RECORD_HEADER_LENGTH + fragmentLength !== total) {
-      throw new InternalError(`AEAD returned ${sealed.length} bytes for ${plaintext.length} bytes of plaintext`);
-    }
-    writeHeaderFields(out, offset, contentType, version, epoch, seq, fragmentLength);
     const body = offset + RECORD_HEADER_LENGTH;
+    const sealedLength = this.aead.sealInto(this.nonce, this.aad, plaintext, out, body + ivLen);
+    if (RECORD_HEADER_LENGTH + ivLen + sealedLength !== total) {
+      throw new InternalError(`AEAD wrote ${sealedLength} bytes for ${plaintext.length} bytes of plaintext`);
+    }
+    writeHeaderFields(out, offset, contentType, version, epoch, seq, ivLen + sealedLength);
     if (ivLen !== 0) {
       // nonce_explicit = epoch ‖ sequence_number, the last 8 bytes of the GCM/CCM nonce.
       const n = this.nonce;
       for (let i = 0; i < 8; i++) out[body + i] = n[4 + i]!;
     }
-    out.set(sealed, body + ivLen);
     return total;
   }
 

@@ -85,7 +85,12 @@ function testAead(algorithm: AeadAlgorithm, key: Uint8Array): Aead {
       return undefined;
     }
   };
-  return { algorithm, tagLength, seal, open };
+  const sealInto = (nonce: Uint8Array, aad: Uint8Array, pt: Uint8Array, out: Uint8Array, offset: number): number => {
+    const sealed = seal(nonce, aad, pt);
+    out.set(sealed, offset);
+    return sealed.length;
+  };
+  return { algorithm, tagLength, seal, sealInto, open };
 }
 
 function protectionFor(suite: CipherSuite, keyStart = 0, ivStart = 0xa0): RecordProtection12 {

@@ -89,6 +89,7 @@ export function computeTargets(r: BenchResults): TargetRow[] {
         measured: `worst ${ratio(worst)} (${parts.join('; ')})`,
         ratio: worst / 5,
         met: worst >= 5,
+        kind: 'other',
       });
     }
   }
@@ -98,6 +99,10 @@ export function computeTargets(r: BenchResults): TargetRow[] {
     const wall: string[] = [];
     const srv: string[] = [];
     const cli: string[] = [];
+    const cliRate: string[] = [];
+    const srvRate: string[] = [];
+    let worstCliRate: number | undefined;
+    let worstSrvRate: number | undefined;
     let worstWall: number | undefined;
     let worstSrv: number | undefined;
     let worstCli: number | undefined;
@@ -106,6 +111,18 @@ export function computeTargets(r: BenchResults): TargetRow[] {
       const ss = findHs(r, 'openssl', 'openssl', g, c, 1);
       const os = findHs(r, 'ours', 'openssl', g, c, 1);
       const so = findHs(r, 'openssl', 'ours', g, c, 1);
+      if (os !== undefined && ss !== undefined) {
+        // the issue's example: our client against s_server, compared with OpenSSL's client against it
+        const x = os.handshakesPerSec / ss.handshakesPerSec;
+        worstCliRate = worstCliRate === undefined ? x : Math.min(worstCliRate, x);
+        cliRate.push(`${label(g, c)}: ${ratio(x)}`);
+      }
+      if (so !== undefined && ss !== undefined) {
+        // and the other way round: OpenSSL's client against our server, compared with it against s_server
+        const x = so.handshakesPerSec / ss.handshakesPerSec;
+        worstSrvRate = worstSrvRate === undefined ? x : Math.min(worstSrvRate, x);
+        srvRate.push(`${label(g, c)}: ${ratio(x)}`);
+      }
       if (oo !== undefined && ss !== undefined) {
         const x = oo.handshakesPerSec / ss.handshakesPerSec;
         worstWall = worstWall === undefined ? x : Math.min(worstWall, x);
@@ -124,8 +141,29 @@ export function computeTargets(r: BenchResults): TargetRow[] {
         cli.push(`${label(g, c)}: ${ratio(x)}`);
       }
     }
+    if (worstCliRate !== undefined) {
+      out.push({
+        id: 'handshake-vs-openssl-client',
+        what: 'sequential handshakes/s, our client → openssl s_server vs OpenSSL client → s_server',
+        target: '≥ 0.8× OpenSSL',
+        measured: `worst ${ratio(worstCliRate)} (${cliRate.join('; ')})`,
+        ratio: worstCliRate / 0.8,
+        met: worstCliRate >= 0.8,
+      });
+    }
+    if (worstSrvRate !== undefined) {
+      out.push({
+        id: 'handshake-vs-openssl-server',
+        what: 'sequential handshakes/s, OpenSSL client → our server vs OpenSSL client → s_server',
+        target: '≥ 0.8× OpenSSL',
+        measured: `worst ${ratio(worstSrvRate)} (${srvRate.join('; ')})`,
+        ratio: worstSrvRate / 0.8,
+        met: worstSrvRate >= 0.8,
+      });
+    }
     if (worstWall !== undefined) {
       out.push({
+        kind: 'other',
         id: 'handshake-vs-openssl-wall',
         what: 'sequential handshakes/s, ours↔ours vs OpenSSL client↔openssl s_server',
         target: '≥ 0.8× OpenSSL',
@@ -136,6 +174,7 @@ export function computeTargets(r: BenchResults): TargetRow[] {
     }
     if (worstSrv !== undefined) {
       out.push({
+        kind: 'other',
         id: 'handshake-vs-openssl-server-cpu',
         what: 'server handshakes per CPU-second (same client: ours), ours vs s_server',
         target: '≥ 0.8× OpenSSL',
@@ -146,6 +185,7 @@ export function computeTargets(r: BenchResults): TargetRow[] {
     }
     if (worstCli !== undefined) {
       out.push({
+        kind: 'other',
         id: 'handshake-vs-openssl-client-cpu',
         what: 'client handshakes per CPU-second (same server: ours), ours vs libssl client',
         target: '≥ 0.8× OpenSSL',
@@ -172,13 +212,35 @@ export function computeTargets(r: BenchResults): TargetRow[] {
         ratio: x === undefined ? undefined : x / 0.9,
         met: x === undefined ? false : x >= 0.9,
       });
+      // Flat out, any UDP receiver that costs more per datagram than its sender loses the difference: raw dgram
+      // loses most of all (its sender is the cheapest). Reported; the target's loss bound is on the rate above.
       out.push({
-        id: 'throughput-1000-loss-at-sender-rate',
-        what: 'loss at 1000 B when our sender sends as fast as it can',
+        kind: 'other',
+        id: 'throughput-1000-loss-flat-out',
+        what: `loss at 1000 B when our sender sends as fast as it can (raw dgram flat out: ${pct(findTp(r, 'raw', 1000)?.unpaced.loss)})`,
         target: '< 0.1 %',
         measured: `${pct(ours.unpaced.loss)} at ${f0(ours.unpaced.rate)} rec/s offered (receiver delivered ${f0(ours.unpaced.recvRate)} rec/s)`,
         ratio: ours.unpaced.loss / 0.001,
         met: ours.unpaced.loss < 0.001,
+      });
+    }
+  }
+
+  // 2'. the same against UDP alone (no crypto): what the record layer costs in all, node:crypto included
+  {
+    const ours = findTp(r, 'ours', 1000);
+    const raw = findTp(r, 'raw', 1000);
+    const mine = ours?.sustainable?.recvRate;
+    if (ours !== undefined && raw !== undefined && mine !== undefined) {
+      const ceil = raw.sustainable?.recvRate ?? raw.unpaced.recvRate;
+      out.push({
+        kind: 'other',
+        id: 'throughput-1000-vs-raw-dgram',
+        what: 'one-way records/s at 1000 B with < 0.1 % loss, ours vs raw dgram without any crypto',
+        target: '≥ 0.9× raw dgram',
+        measured: `${f0(mine)} vs ${f0(ceil)} rec/s = ${ratio(mine / ceil)}`,
+        ratio: mine / ceil / 0.9,
+        met: mine / ceil >= 0.9,
       });
     }
   }
@@ -195,6 +257,21 @@ export function computeTargets(r: BenchResults): TargetRow[] {
         what: '64-byte echo round trip, median',
         target: `≤ dgram ${f1(raw.us.median)} + crypto ${f1(floor)} + 5 = ${f1(bound)} µs`,
         measured: `${f1(ours.us.median)} µs (p99 ${f1(ours.us.p99)} µs), excess ${f1(ours.us.median - bound)} µs`,
+        ratio: ours.us.median / bound,
+        met: ours.us.median <= bound,
+      });
+    }
+    // The same bound with the crypto floor as it is in the exchange: a bare echo (dgram + one createCipheriv /
+    // createDecipheriv per record) pays node:crypto after each wake-up, at two to three times its hot-loop cost.
+    const sealed = r.rtt.find((x) => x.impl === 'sealed' && x.size === 64);
+    if (ours !== undefined && sealed !== undefined) {
+      const bound = sealed.us.median + 5;
+      out.push({
+        kind: 'other',
+        id: 'rtt-64-vs-bare-echo',
+        what: '64-byte echo round trip, median, against a bare echo (dgram + node:crypto per record, same run)',
+        target: `≤ bare echo ${f1(sealed.us.median)} + 5 = ${f1(bound)} µs`,
+        measured: `${f1(ours.us.median)} µs`,
         ratio: ours.us.median / bound,
         met: ours.us.median <= bound,
       });
@@ -222,14 +299,20 @@ const peerLabel = (p: PeerName): string => (p === 'openssl' ? 'OpenSSL' : p);
 
 export function renderTables(r: BenchResults): string {
   const parts: string[] = [];
-  if (r.targets.length > 0) {
-    parts.push('### Targets\n');
-    parts.push(
-      table(
-        ['target', 'what', 'measured', 'met'],
-        r.targets.map((t) => [t.target, t.what, t.measured, t.met === undefined ? '–' : t.met ? 'yes' : `**no**`]),
-      ),
+  const targetTable = (rows: TargetRow[]): string =>
+    table(
+      ['target', 'what', 'measured', 'met'],
+      rows.map((t) => [t.target, t.what, t.measured, t.met === undefined ? '–' : t.met ? 'yes' : `**no**`]),
     );
+  const issueRows = r.targets.filter((t) => t.kind !== 'other');
+  const otherRows = r.targets.filter((t) => t.kind === 'other');
+  if (issueRows.length > 0) {
+    parts.push('### Targets (the comparisons issue 4 states)\n');
+    parts.push(targetTable(issueRows));
+  }
+  if (otherRows.length > 0) {
+    parts.push('\n### Other readings of the same targets (reported for context; the issue\'s comparisons are above)\n');
+    parts.push(targetTable(otherRows));
   }
   if (r.handshake.length > 0) {
     parts.push('\n### Full handshakes (ECDHE-ECDSA P-256 certificate, AES-128-GCM, cookie exchange, EMS)\n');

@@ -83,6 +83,12 @@ export interface TargetRow {
   /** measured / target bound (≥ 1 is met for "at least" targets; ≤ 1 for "at most") */
   ratio: number | undefined;
   met: boolean | undefined;
+  /**
+   * 'issue' (default): the comparison issue 4 states. 'other': another reading of the same target that the bench
+   * also reports, shown apart (per-side CPU, both ends swapped at once, UDP without crypto as the ceiling, the
+   * crypto floor as paid inside the exchange).
+   */
+  kind?: 'issue' | 'other';
 }
 
 export interface BenchResults {

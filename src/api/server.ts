@@ -70,7 +70,7 @@ export class DtlsServer extends EventEmitter {
    */
   handleDatagram(msg: Uint8Array, rinfo: { address: string; port: number; family?: string }): void {
     if (this.closing) return;
-    const remote: Remote = { address: rinfo.address, port: rinfo.port };
+    const remote: Remote = rinfo; // read only here; copied below when a new connection keeps it
     const existing = this.sockets.get(`${remote.address}|${remote.port}`);
     const result = this.endpoint.handleDatagram(monotonicNow(), msg, remote);
     if (result.kind === 'reply') {
@@ -83,7 +83,8 @@ export class DtlsServer extends EventEmitter {
     const conn = result.connection;
     let sock = result.isNew ? undefined : existing;
     if (sock === undefined || sock.connection !== conn) {
-      sock = this.wrap(conn, remote, rinfo.family ?? (isIPv6(remote.address) ? 'IPv6' : 'IPv4'));
+      // A copy: a caller of handleDatagram may reuse its rinfo object, and the new socket keeps its peer's address.
+      sock = this.wrap(conn, { address: remote.address, port: remote.port }, rinfo.family ?? (isIPv6(remote.address) ? 'IPv6' : 'IPv4'));
     }
     sock.pump();
   }

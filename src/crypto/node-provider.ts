@@ -4,9 +4,9 @@
  * Every byte array returned is a plain `Uint8Array` (a view over node's Buffer memory, never a copy), so callers
  * can compare results with `assert.deepStrictEqual` against `Uint8Array`s without surprises.
  *
- * Randomness: by default `crypto.randomBytes`, and ephemeral keys come from OpenSSL's key generation. When a
- * `random` override is passed, ephemeral private keys are built from that RNG instead, so that a test provider
- * with a fixed RNG reproduces handshakes byte for byte.
+ * Randomness: by default node's CSPRNG (small requests through a pool, see pooledRandomBytes), and ephemeral
+ * keys come from OpenSSL's key generation. When a `random` override is passed, ephemeral private keys are built
+ * from that RNG instead, so that a test provider with a fixed RNG reproduces handshakes byte for byte.
  */
 import {
   constants,
@@ -21,6 +21,7 @@ import {
   diffieHellman,
   generateKeyPairSync,
   randomBytes as nodeRandomBytes,
+  randomFillSync,
   verify as nodeVerify,
   type CipherCCM,
   type CipherChaCha20Poly1305,
@@ -28,6 +29,7 @@ import {
   type Hash,
   type KeyObject,
 } from 'node:crypto';
+import * as nodeCrypto from 'node:crypto';
 import { IncompatibleError, InternalError, PeerMisbehavedError } from '../errors.js';
 import { AlertDescription, NamedGroup, SignatureScheme } from '../msgs/enums.js';
 import type {
@@ -35,6 +37,7 @@ import type {
   AeadAlgorithm,
   CryptoProvider,
   HashAlgorithm,
+  HmacKey,
   IncrementalHash,
   KeyShare,
 } from './provider.js';
@@ -342,6 +345,95 @@ const SCHEME_PARAMS = new Map<number, SchemeParams>([
 
 // ---------------------------------------------------------------------------------------------------------------
 
+// ---------------------------------------------------------------------------------------------------------------
+// Hashes and HMAC
+// ---------------------------------------------------------------------------------------------------------------
+
+/** node's one-shot `crypto.hash` (Node >= 20.12): no Hash object per digest. Undefined on older Node 20. */
+const oneShotHash: ((algorithm: string, data: Uint8Array, outputEncoding: 'buffer') => Buffer) | undefined =
+  typeof nodeCrypto.hash === 'function' ? nodeCrypto.hash : undefined;
+
+function digestOnce(algorithm: HashAlgorithm, data: Uint8Array): Buffer {
+  return oneShotHash !== undefined ? oneShotHash(algorithm, data, 'buffer') : nodeCreateHash(algorithm).update(data).digest();
+}
+
+/** RFC 2104 §2: the block size B and output length L of each hash, in bytes. */
+const HASH_BLOCK_LENGTH: Record<HashAlgorithm, number> = { sha256: 64, sha384: 128 };
+const HASH_OUTPUT_LENGTH: Record<HashAlgorithm, number> = { sha256: 32, sha384: 48 };
+
+/** Room for the text after K ⊕ ipad before the buffer has to grow (PRF texts are at most ~130 bytes). */
+const HMAC_TEXT_ROOM = 192;
+
+/**
+ * HMAC (RFC 2104 §2) as two one-shot hashes, H(K ⊕ opad ‖ H(K ⊕ ipad ‖ text)), with K ⊕ ipad and K ⊕ opad
+ * computed once per key. In node this is cheaper than a createHmac per MAC, which builds a Hmac object and has
+ * OpenSSL set the key up each time. Known-answer tested against RFC 4231.
+ */
+class NodeHmacKey implements HmacKey {
+  /** K ⊕ ipad, then the text of the MAC being computed. */
+  private inner: Buffer;
+  /** K ⊕ opad, then the inner digest. */
+  private readonly outer: Buffer;
+  private readonly blockLength: number;
+
+  constructor(private readonly algorithm: HashAlgorithm, key: Uint8Array) {
+    const b = HASH_BLOCK_LENGTH[algorithm];
+    if (b === undefined) throw new InternalError(`unknown hash algorithm ${String(algorithm)}`);
+    this.blockLength = b;
+    // A key longer than B is hashed first; a shorter one is padded with zeros to B.
+    const k = key.length > b ? digestOnce(algorithm, key) : key;
+    this.inner = Buffer.alloc(b + HMAC_TEXT_ROOM);
+    this.outer = Buffer.alloc(b + HASH_OUTPUT_LENGTH[algorithm]);
+    for (let i = 0; i < b; i++) {
+      const x = i < k.length ? k[i]! : 0;
+      this.inner[i] = x ^ 0x36;
+      this.outer[i] = x ^ 0x5c;
+    }
+  }
+
+  mac(data: Uint8Array, more?: Uint8Array): Uint8Array {
+    const b = this.blockLength;
+    const n = b + data.length + (more === undefined ? 0 : more.length);
+    if (n > this.inner.length) {
+      const grown = Buffer.alloc(n);
+      this.inner.copy(grown, 0, 0, b);
+      this.inner = grown;
+    }
+    this.inner.set(data, b);
+    if (more !== undefined) this.inner.set(more, b + data.length);
+    this.outer.set(digestOnce(this.algorithm, this.inner.subarray(0, n)), b);
+    return view(digestOnce(this.algorithm, this.outer));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Randomness
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * Small requests (hello randoms, cookie secrets) are served from a pool filled by one `randomFillSync` per 4 KiB:
+ * each call into OpenSSL's RAND_bytes costs several microseconds, a handshake makes two. The bytes are the same
+ * CSPRNG output; each is handed out once and wiped from the pool as it is, so the pool only ever holds bytes
+ * not yet used (OpenSSL's DRBG state in the same memory predicts those anyway). Worker threads have their own.
+ */
+const RANDOM_POOL_SIZE = 4096;
+const RANDOM_POOL_MAX_REQUEST = 64;
+const randomPool = Buffer.alloc(RANDOM_POOL_SIZE);
+let randomPoolAt = RANDOM_POOL_SIZE;
+
+function pooledRandomBytes(length: number): Uint8Array {
+  if (randomPoolAt + length > RANDOM_POOL_SIZE) {
+    randomFillSync(randomPool);
+    randomPoolAt = 0;
+  }
+  const end = randomPoolAt + length;
+  const out = new Uint8Array(length);
+  out.set(randomPool.subarray(randomPoolAt, end));
+  randomPool.fill(0, randomPoolAt, end);
+  randomPoolAt = end;
+  return out;
+}
+
 /** Incremental hash over node's Hash; digest() forks with Hash.copy() so the running hash continues. */
 class NodeIncrementalHash implements IncrementalHash {
   constructor(private readonly h: Hash) {}
@@ -370,7 +462,7 @@ export class NodeCryptoProvider implements CryptoProvider {
       if (r.length !== length) throw new InternalError(`random override returned ${r.length} bytes, wanted ${length}`);
       return r;
     }
-    return view(nodeRandomBytes(length));
+    return length <= RANDOM_POOL_MAX_REQUEST ? pooledRandomBytes(length) : view(nodeRandomBytes(length));
   }
 
   wallClock(): number {
@@ -378,7 +470,7 @@ export class NodeCryptoProvider implements CryptoProvider {
   }
 
   hash(algorithm: HashAlgorithm, data: Uint8Array): Uint8Array {
-    return view(nodeCreateHash(algorithm).update(data).digest());
+    return view(digestOnce(algorithm, data));
   }
 
   createHash(algorithm: HashAlgorithm): IncrementalHash {
@@ -388,6 +480,10 @@ export class NodeCryptoProvider implements CryptoProvider {
   /** HMAC, RFC 2104. */
   hmac(algorithm: HashAlgorithm, key: Uint8Array, data: Uint8Array): Uint8Array {
     return view(createHmac(algorithm, key).update(data).digest());
+  }
+
+  createHmacKey(algorithm: HashAlgorithm, key: Uint8Array): HmacKey {
+    return new NodeHmacKey(algorithm, key);
   }
 
   createAead(algorithm: AeadAlgorithm, key: Uint8Array): Aead {

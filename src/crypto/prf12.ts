@@ -4,7 +4,7 @@
  * keying-material exporters (RFC 5705 §4). DTLS 1.2 uses these unchanged (RFC 6347 §4.2).
  */
 import { ApiMisuseError } from '../errors.js';
-import type { CryptoProvider, HashAlgorithm } from './provider.js';
+import type { CryptoProvider, HashAlgorithm, HmacKey } from './provider.js';
 import type { CipherSuite } from './suites.js';
 import { concatBytes as concat } from '../util/bytes.js';
 
@@ -30,17 +30,25 @@ export function prf12(
 ): Uint8Array {
   if (!Number.isInteger(length) || length < 0) throw new RangeError(`PRF output length ${length} is invalid`);
   const labelSeed = concat(encoder.encode(label), seed);
+  const key = hmacKey(provider, hash, secret);
   const out = new Uint8Array(length);
   let a = labelSeed; // A(0)
   let filled = 0;
+  // Exactly ceil(length / L) blocks: A(i) and HMAC(A(i) ‖ label ‖ seed) for each, nothing after the last.
   while (filled < length) {
-    a = provider.hmac(hash, secret, a); // A(i)
-    const block = provider.hmac(hash, secret, concat(a, labelSeed));
+    a = key.mac(a); // A(i)
+    const block = key.mac(a, labelSeed);
     const take = Math.min(block.length, length - filled);
     out.set(take === block.length ? block : block.subarray(0, take), filled);
     filled += take;
   }
   return out;
+}
+
+/** The provider's prepared HMAC key when it has one, else one `hmac()` call per MAC. */
+function hmacKey(provider: CryptoProvider, hash: HashAlgorithm, secret: Uint8Array): HmacKey {
+  if (provider.createHmacKey !== undefined) return provider.createHmacKey(hash, secret);
+  return { mac: (data, more) => provider.hmac(hash, secret, more === undefined ? data : concat(data, more)) };
 }
 
 /**

@@ -53,6 +53,15 @@ export interface IncrementalHash {
   digest(): Uint8Array;
 }
 
+/**
+ * One HMAC key (RFC 2104), prepared once for several MACs: the TLS 1.2 PRF makes up to a dozen under one secret
+ * (RFC 5246 §5), the cookie jar thousands under one cookie secret.
+ */
+export interface HmacKey {
+  /** HMAC(key, data ‖ more). */
+  mac(data: Uint8Array, more?: Uint8Array): Uint8Array;
+}
+
 export interface CryptoProvider {
   randomBytes(length: number): Uint8Array;
   /** Wall-clock time in ms since the epoch (for certificate validity and cookie timestamps). */
@@ -60,6 +69,11 @@ export interface CryptoProvider {
   hash(algorithm: HashAlgorithm, data: Uint8Array): Uint8Array;
   createHash(algorithm: HashAlgorithm): IncrementalHash;
   hmac(algorithm: HashAlgorithm, key: Uint8Array, data: Uint8Array): Uint8Array;
+  /**
+   * Optional: an HMAC key for several MACs, cheaper than `hmac()` per MAC. Without it the PRF and the cookie jar
+   * call `hmac()` for each MAC. The key bytes are copied, so the caller may change its array afterwards.
+   */
+  createHmacKey?(algorithm: HashAlgorithm, key: Uint8Array): HmacKey;
   createAead(algorithm: AeadAlgorithm, key: Uint8Array): Aead;
   /** Throws IncompatibleError for a group this provider cannot do. */
   generateKeyShare(group: NamedGroup): KeyShare;

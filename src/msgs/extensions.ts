@@ -109,7 +109,11 @@ export function writeU16List(w: Writer, width: 1 | 2, values: readonly number[],
 export function readU8List(r: Reader, width: 1 | 2, field: string, nonEmpty: boolean): number[] {
   const v = r.sub(width, field);
   if (nonEmpty && v.remaining === 0) throw new InvalidMessageError(`${field} is empty`);
-  return Array.from(v.rest());
+  const bytes = v.rest();
+  // A plain loop: Array.from on a typed array goes through the iterator protocol.
+  const out = new Array<number>(bytes.length);
+  for (let i = 0; i < bytes.length; i++) out[i] = bytes[i]!;
+  return out;
 }
 
 export function writeU8List(w: Writer, width: 1 | 2, values: readonly number[], field: string, nonEmpty: boolean): void {

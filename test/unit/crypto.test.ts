@@ -20,7 +20,7 @@ import {
   verifyData,
 } from '../../src/crypto/prf12.js';
 import { DTLS12_SUITES, TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 } from '../../src/crypto/suites.js';
-import type { AeadAlgorithm, SigningKey } from '../../src/crypto/provider.js';
+import type { AeadAlgorithm, CryptoProvider, SigningKey } from '../../src/crypto/provider.js';
 import { loadSigningKey, publicKeySpki } from '../../src/crypto/signing-key.js';
 import {
   chooseSignatureScheme,
@@ -79,6 +79,24 @@ describe('TLS 1.2 PRF (RFC 5246 §5)', () => {
       '7b0c18e9ced410ed1804f2cfa34a336a1c14dffb4900bb5fd7942107e81c83cde9ca0faa60be9fe34f82b1233c9146a0e534cb400fed2700'
       + '884f9dc236f80edd8bfa961144c9e8d792eca722a7b32fc3d416d473ebc2c5fd4abfdad05d9184259b5bf8cd4d90fa0d31e2dec479e4f1a2'
       + '6066f2eea9a69236a3e52655c9e9aee691c8f3a26854308d5eaa3be85e0990703d73e56f');
+  });
+
+  it('a provider without createHmacKey gets the same output through hmac()', () => {
+    const plain: CryptoProvider = {
+      randomBytes: (n) => provider.randomBytes(n),
+      wallClock: () => provider.wallClock(),
+      hash: (a, d) => provider.hash(a, d),
+      createHash: (a) => provider.createHash(a),
+      hmac: (a, k, d) => provider.hmac(a, k, d),
+      createAead: (a, k) => provider.createAead(a, k),
+      generateKeyShare: (g) => provider.generateKeyShare(g),
+      verify: (s, k, d, sig) => provider.verify(s, k, d, sig),
+    };
+    for (const [hash, length] of [['sha256', 100], ['sha384', 148], ['sha256', 12], ['sha384', 48]] as const) {
+      const secret = hex('b80b733d6ceefcdc71566ea48e5567df');
+      const seed = hex('cd665cf6a8447dd6ff8b27555edb7465');
+      assert.deepEqual(prf12(plain, hash, secret, 'test label', seed, length), prf12(provider, hash, secret, 'test label', seed, length));
+    }
   });
 
   it('output is a prefix-consistent stream (shorter requests are prefixes of longer ones)', () => {
@@ -304,6 +322,41 @@ describe('hashes and HMAC', () => {
   it('HMAC-SHA256 RFC 4231 test case 2', () => {
     assert.equal(toHex(provider.hmac('sha256', ascii('Jefe'), ascii('what do ya want for nothing?'))),
       '5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843');
+  });
+
+  it('prepared HMAC keys: RFC 4231 test cases 2 and 6 (key longer than the block), SHA-256 and SHA-384', () => {
+    const jefe = provider.createHmacKey('sha256', ascii('Jefe'));
+    assert.equal(toHex(jefe.mac(ascii('what do ya want for nothing?'))),
+      '5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843');
+    assert.equal(toHex(jefe.mac(ascii('what do ya want '), ascii('for nothing?'))),
+      '5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843');
+    assert.equal(toHex(provider.createHmacKey('sha384', ascii('Jefe')).mac(ascii('what do ya want for nothing?'))),
+      'af45d2e376484031617f78d2b58a6b1b9c7ef464f5a01b47e42ec3736322445e8e2240ca5e69e2c78b3239ecfab21649');
+    const key131 = new Uint8Array(131).fill(0xaa);
+    const text = ascii('Test Using Larger Than Block-Size Key - Hash Key First');
+    assert.equal(toHex(provider.createHmacKey('sha256', key131).mac(text)),
+      '60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54');
+    assert.equal(toHex(provider.createHmacKey('sha384', key131).mac(text)),
+      '4ece084485813e9088d2c63a041bc5b44f9ef1012a2b588f3cd11f05033ac4c60c2ef6ab4030fe8296248df163f44952');
+  });
+
+  it('prepared HMAC keys agree with hmac() for every key length around the block sizes and long texts', () => {
+    for (const algorithm of ['sha256', 'sha384'] as const) {
+      for (const keyLength of [0, 1, 32, 63, 64, 65, 127, 128, 129, 300]) {
+        const key = Uint8Array.from({ length: keyLength }, (_, i) => (i * 7 + keyLength) & 0xff);
+        const prepared = provider.createHmacKey(algorithm, key);
+        key.fill(0); // the prepared key keeps its own copy
+        const original = Uint8Array.from({ length: keyLength }, (_, i) => (i * 7 + keyLength) & 0xff);
+        // Texts longer than the scratch room make the buffer grow; shorter ones after it must still be right.
+        for (const textLength of [0, 5, 191, 192, 193, 1000, 3]) {
+          const text = Uint8Array.from({ length: textLength }, (_, i) => (i * 13) & 0xff);
+          const want = provider.hmac(algorithm, original, text);
+          assert.deepEqual(prepared.mac(text), want, `${algorithm} key ${keyLength} text ${textLength}`);
+          const split = Math.floor(textLength / 3);
+          assert.deepEqual(prepared.mac(text.subarray(0, split), text.subarray(split)), want);
+        }
+      }
+    }
   });
 
   it('randomBytes and wallClock honour the overrides', () => {

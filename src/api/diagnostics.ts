@@ -20,10 +20,14 @@ export function keyLogLine(r: HandshakeResult): Buffer {
   return Buffer.from(`CLIENT_RANDOM ${hex(r.clientRandom)} ${hex(r.masterSecret)}\n`);
 }
 
-/** Appends a key log line to $SSLKEYLOGFILE when it is set (read at each handshake, like OpenSSL and NSS). */
-export function writeKeyLogFile(line: Buffer): void {
+/** $SSLKEYLOGFILE when it is set (read at each handshake, like OpenSSL and NSS), else undefined. */
+export function keyLogFile(): string | undefined {
   const file = process.env.SSLKEYLOGFILE;
-  if (file === undefined || file === '') return;
+  return file === undefined || file === '' ? undefined : file;
+}
+
+/** Appends a key log line to `file` (from keyLogFile()). */
+export function writeKeyLogFile(file: string, line: Buffer): void {
   appendFile(file, line, { mode: 0o600 }, (err) => {
     if (err) debug('cannot write SSLKEYLOGFILE %s: %s', file, err.message);
   });

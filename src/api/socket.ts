@@ -13,7 +13,7 @@ import type { ConnectionStats } from '../core/stats.js';
 import { ApiMisuseError, DtlsError } from '../errors.js';
 import type { HandshakeResult } from '../handshake/result.js';
 import type { PeerCertificate } from '../pki/verifier.js';
-import { closedChannel, debug, handshakeChannel, keyLogLine, writeKeyLogFile } from './diagnostics.js';
+import { closedChannel, debug, handshakeChannel, keyLogFile, keyLogLine, writeKeyLogFile } from './diagnostics.js';
 
 /** Where the socket's datagrams go: a dgram socket (connected or not) or the server's shared socket. */
 export interface DatagramTransport {
@@ -127,10 +127,15 @@ export class DtlsSocket extends EventEmitter {
   }
 
   private onConnected(result: HandshakeResult): void {
-    const line = keyLogLine(result);
-    writeKeyLogFile(line);
-    if (this.listenerCount('keylog') > 0) this.emit('keylog', line);
-    debug('%s:%d handshake complete: %s %s', this.remoteAddress, this.remotePort, result.protocol, result.suite.name);
+    // The key log line holds the master secret in hex: built only when someone asked for it.
+    const file = keyLogFile();
+    const listening = this.listenerCount('keylog') > 0;
+    if (file !== undefined || listening) {
+      const line = keyLogLine(result);
+      if (file !== undefined) writeKeyLogFile(file, line);
+      if (listening) this.emit('keylog', line);
+    }
+    if (debug.enabled) debug('%s:%d handshake complete: %s %s', this.remoteAddress, this.remotePort, result.protocol, result.suite.name);
     if (handshakeChannel.hasSubscribers) handshakeChannel.publish({ socket: this, result });
     this.emit('secureConnect', result);
     const early = this.early;
@@ -149,7 +154,7 @@ export class DtlsSocket extends EventEmitter {
       const notSent = error ?? new ApiMisuseError('ERR_DTLS_NOT_CONNECTED', 'connection closed before the message was sent');
       for (const m of early) m.cb?.(notSent);
     }
-    debug('%s:%d closed%s', this.remoteAddress, this.remotePort, error === undefined ? '' : `: ${error.code} ${error.message}`);
+    if (debug.enabled) debug('%s:%d closed%s', this.remoteAddress, this.remotePort, error === undefined ? '' : `: ${error.code} ${error.message}`);
     if (closedChannel.hasSubscribers) closedChannel.publish({ socket: this, error });
     if (error !== undefined) this.emitError(error);
     if (this.inflight === 0) this.flushCloseWaiters();

@@ -104,6 +104,8 @@ export class DtlsSocket extends EventEmitter {
         if (!progressed) break;
       }
       this.armTimer();
+      // Everything is out: make the next records' cipher objects now, off their path (see prepareNextRecords).
+      if (conn.isConnected) conn.prepareNextRecords();
     } finally {
       this.pumping = false;
     }

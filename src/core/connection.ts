@@ -270,6 +270,20 @@ export class Connection implements HandshakeHost {
     return prfExport(this.config.crypto, r.suite.hash, r.masterSecret, label, r.clientRandom, r.serverRandom, context, length);
   }
 
+  /**
+   * Idle-time work for the next application records (optional, results never depend on it): the write epoch
+   * prepares the seal of its next sequence number, the read epoch the open of the record after the newest one
+   * received — with node:crypto, creating their cipher objects now rather than on the next record's path. The
+   * driver calls it after a datagram went out and after data was delivered.
+   */
+  prepareNextRecords(): void {
+    if (this.phase !== 'connected') return;
+    const w = this.writeEpochs[this.writeEpoch];
+    if (w?.protection !== undefined) w.protection.prepareSeal(w.epoch, w.nextSeq);
+    const r = this.read;
+    if (r.protection !== undefined) r.protection.prepareOpen(r.epoch, (r.replay.highest ?? -1) + 1);
+  }
+
   // ---------------------------------------------------------------- outputs
 
   /** The next datagram to send: queued records coalesced up to the MTU. */

@@ -10,8 +10,6 @@
  */
 import {
   constants,
-  createCipheriv,
-  createDecipheriv,
   createECDH,
   createHash as nodeCreateHash,
   createHmac,
@@ -23,9 +21,6 @@ import {
   randomBytes as nodeRandomBytes,
   randomFillSync,
   verify as nodeVerify,
-  type CipherCCM,
-  type CipherChaCha20Poly1305,
-  type CipherGCM,
   type Hash,
   type KeyObject,
 } from 'node:crypto';
@@ -42,6 +37,7 @@ import type {
   KeyShare,
 } from './provider.js';
 import { groupName } from './kx.js';
+import { NodeAead } from './node-aead.js';
 
 export interface NodeCryptoProviderOptions {
   /** Replaces `crypto.randomBytes` (and ephemeral key generation) — for reproducible tests only. */
@@ -63,155 +59,8 @@ function buf(u: Uint8Array): Buffer {
 const NONCE_LENGTH = 12;
 
 // ---------------------------------------------------------------------------------------------------------------
-// AEAD (RFC 5116 interface; GCM: NIST SP 800-38D / RFC 5288; CCM: NIST SP 800-38C / RFC 6655 / RFC 7251;
-// ChaCha20-Poly1305: RFC 8439 §2.8 / RFC 7905). Nonces are always 12 bytes (RFC 5116 §3.2 N_MIN = N_MAX = 12
-// for these algorithms; the DTLS record layer builds them from the implicit IV and the sequence number).
+// AEAD: the algorithms are in node-aead.ts; here only the key lengths.
 // ---------------------------------------------------------------------------------------------------------------
-
-/**
- * Finishes a cipher whose key, nonce and AAD are set: encrypts `plaintext` and writes ciphertext ‖ tag into `out`
- * at `offset` (no intermediate concatenation). Returns the bytes written.
- */
-function finishSeal(c: CipherGCM | CipherCCM | CipherChaCha20Poly1305, plaintext: Uint8Array, out: Uint8Array, offset: number, tagLength: number): number {
-  if (offset + plaintext.length + tagLength > out.length) {
-    throw new InternalError(`no room for ${plaintext.length + tagLength} sealed bytes at offset ${offset} of ${out.length}`);
-  }
-  // OpenSSL's CCM takes an update() with a NULL input (an empty array without backing memory) as "set the
-  // length only" and then fails at final(): give it an empty view of real memory instead.
-  const body = c.update(plaintext.length === 0 ? EMPTY_INPUT : plaintext);
-  c.final();
-  out.set(body, offset);
-  out.set(c.getAuthTag(), offset + body.length);
-  return body.length + tagLength;
-}
-
-/** seal() on top of sealInto(): ciphertext ‖ tag in a new array. */
-function sealToNew(aead: Aead, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array {
-  const out = new Uint8Array(plaintext.length + aead.tagLength);
-  aead.sealInto(nonce, aad, plaintext, out, 0);
-  return out;
-}
-
-const EMPTY_INPUT = Buffer.alloc(1).subarray(0, 0);
-
-/**
- * AES-GCM, RFC 5288 §3 / NIST SP 800-38D: ciphertext ‖ 16-byte tag.
- * One createCipheriv per record is unavoidable in node; the key stays a KeyObject so node does not re-import it.
- */
-class GcmAead implements Aead {
-  readonly tagLength = 16;
-  private readonly cipher: 'aes-128-gcm' | 'aes-256-gcm';
-  private readonly options = { authTagLength: 16 } as const;
-  constructor(readonly algorithm: 'aes-128-gcm' | 'aes-256-gcm', private readonly key: KeyObject) {
-    this.cipher = algorithm;
-  }
-
-  seal(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array {
-    return sealToNew(this, nonce, aad, plaintext);
-  }
-
-  sealInto(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, out: Uint8Array, offset: number): number {
-    checkNonce(nonce);
-    const c = createCipheriv(this.cipher, this.key, nonce, this.options);
-    c.setAAD(aad);
-    return finishSeal(c, plaintext, out, offset, 16);
-  }
-
-  open(nonce: Uint8Array, aad: Uint8Array, ciphertextAndTag: Uint8Array): Uint8Array | undefined {
-    const n = ciphertextAndTag.length - 16;
-    if (n < 0 || nonce.length !== NONCE_LENGTH) return undefined;
-    try {
-      const d = createDecipheriv(this.cipher, this.key, nonce, this.options);
-      d.setAuthTag(ciphertextAndTag.subarray(n));
-      d.setAAD(aad);
-      const body = d.update(ciphertextAndTag.subarray(0, n));
-      d.final(); // throws on a bad tag
-      return view(body);
-    } catch {
-      return undefined;
-    }
-  }
-}
-
-/** ChaCha20-Poly1305, RFC 8439 §2.8 (RFC 7905 for TLS): ciphertext ‖ 16-byte tag. */
-class ChaChaAead implements Aead {
-  readonly algorithm = 'chacha20-poly1305' as const;
-  readonly tagLength = 16;
-  private readonly options = { authTagLength: 16 } as const;
-  constructor(private readonly key: KeyObject) {}
-
-  seal(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array {
-    return sealToNew(this, nonce, aad, plaintext);
-  }
-
-  sealInto(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, out: Uint8Array, offset: number): number {
-    checkNonce(nonce);
-    const c = createCipheriv('chacha20-poly1305', this.key, nonce, this.options);
-    c.setAAD(aad, { plaintextLength: plaintext.length });
-    return finishSeal(c, plaintext, out, offset, 16);
-  }
-  open(nonce: Uint8Array, aad: Uint8Array, ciphertextAndTag: Uint8Array): Uint8Array | undefined {
-    const n = ciphertextAndTag.length - 16;
-    if (n < 0 || nonce.length !== NONCE_LENGTH) return undefined;
-    try {
-      const d = createDecipheriv('chacha20-poly1305', this.key, nonce, this.options);
-      d.setAuthTag(ciphertextAndTag.subarray(n));
-      d.setAAD(aad, { plaintextLength: n });
-      const body = d.update(ciphertextAndTag.subarray(0, n));
-      d.final();
-      return view(body);
-    } catch {
-      return undefined;
-    }
-  }
-}
-
-/**
- * AES-128-CCM with a 16-byte (RFC 6655 §3, "AES_128_CCM") or 8-byte (RFC 6655 §4 / RFC 7251, "AES_128_CCM_8")
- * tag, NIST SP 800-38C with a 12-byte nonce (so L = 3). node needs the tag length up front and the plaintext
- * length with the AAD; in CCM the tag is checked inside update() and final() reports the failure.
- */
-class CcmAead implements Aead {
-  private readonly options: { readonly authTagLength: number };
-  constructor(
-    readonly algorithm: 'aes-128-ccm' | 'aes-128-ccm8',
-    readonly tagLength: 16 | 8,
-    private readonly key: KeyObject,
-  ) {
-    this.options = { authTagLength: tagLength };
-  }
-
-  seal(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array {
-    return sealToNew(this, nonce, aad, plaintext);
-  }
-
-  sealInto(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, out: Uint8Array, offset: number): number {
-    checkNonce(nonce);
-    const c = createCipheriv('aes-128-ccm', this.key, nonce, this.options);
-    c.setAAD(aad, { plaintextLength: plaintext.length });
-    return finishSeal(c, plaintext, out, offset, this.tagLength);
-  }
-  open(nonce: Uint8Array, aad: Uint8Array, ciphertextAndTag: Uint8Array): Uint8Array | undefined {
-    const n = ciphertextAndTag.length - this.tagLength;
-    if (n < 0 || nonce.length !== NONCE_LENGTH) return undefined;
-    try {
-      const d = createDecipheriv('aes-128-ccm', this.key, nonce, this.options);
-      d.setAuthTag(ciphertextAndTag.subarray(n));
-      d.setAAD(aad, { plaintextLength: n });
-      const body = d.update(ciphertextAndTag.subarray(0, n));
-      d.final(); // throws when update() found a bad tag
-      return view(body);
-    } catch {
-      return undefined;
-    }
-  }
-}
-
-function checkNonce(nonce: Uint8Array): void {
-  if (nonce.length !== NONCE_LENGTH) {
-    throw new InternalError(`AEAD nonce must be ${NONCE_LENGTH} bytes, got ${nonce.length}`);
-  }
-}
 
 const AEAD_KEY_LENGTH: Record<AeadAlgorithm, number> = {
   'aes-128-gcm': 16,
@@ -494,13 +343,10 @@ export class NodeCryptoProvider implements CryptoProvider {
     switch (algorithm) {
       case 'aes-128-gcm':
       case 'aes-256-gcm':
-        return new GcmAead(algorithm, k);
       case 'chacha20-poly1305':
-        return new ChaChaAead(k);
       case 'aes-128-ccm':
-        return new CcmAead('aes-128-ccm', 16, k);
       case 'aes-128-ccm8':
-        return new CcmAead('aes-128-ccm8', 8, k);
+        return new NodeAead(algorithm, k);
     }
   }
 

@@ -23,6 +23,11 @@ export interface Aead {
   sealInto(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, out: Uint8Array, offset: number): number;
   /** Returns the plaintext, or undefined when the tag does not verify (never throws for bad input). */
   open(nonce: Uint8Array, aad: Uint8Array, ciphertextAndTag: Uint8Array): Uint8Array | undefined;
+  /**
+   * Optional: do ahead of time, for this nonce, the per-record setup that the next seal or open with it would do
+   * (node: creating the cipher object), so that it is off that record's path. A hint only; results are the same.
+   */
+  prepare?(nonce: Uint8Array, direction: 'seal' | 'open'): void;
 }
 
 /** An ephemeral key-agreement key pair for one handshake. */

@@ -157,6 +157,26 @@ export class RecordProtection12 {
   }
 
   /**
+   * Has the AEAD prepare, off the record's path, the seal of record (epoch, seq) — the next one this side sends
+   * (see Aead.prepare; a no-op for an AEAD without it). Call it when idle, e.g. right after a datagram went out.
+   */
+  prepareSeal(epoch: number, seq: number): void {
+    if (this.aead.prepare === undefined || !(seq >= 0 && seq <= MAX_SEQUENCE_NUMBER)) return;
+    this.fillNonceAndAad(0, 0, epoch, Math.floor(seq / 0x1_0000_0000), seq >>> 0, 0);
+    this.aead.prepare(this.nonce, 'seal');
+  }
+
+  /**
+   * The same for opening the peer's record (epoch, seq), assuming its explicit nonce is epoch ‖ seq, as RFC 5288
+   * §3 suggests and OpenSSL, GnuTLS and this stack do; a peer that numbers otherwise only misses the preparation.
+   */
+  prepareOpen(epoch: number, seq: number): void {
+    if (this.aead.prepare === undefined || !(seq >= 0 && seq <= MAX_SEQUENCE_NUMBER)) return;
+    this.fillNonceAndAad(0, 0, epoch, Math.floor(seq / 0x1_0000_0000), seq >>> 0, 0);
+    this.aead.prepare(this.nonce, 'open');
+  }
+
+  /**
    * Authenticates and decrypts one record's fragment. `header` is the header as received (its epoch, sequence
    * number, type and version are authenticated as additional data). Returns the plaintext, or undefined when
    * the fragment is too short, `header.length` does not match the fragment, the plaintext would exceed 2^14

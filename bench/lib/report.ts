@@ -460,11 +460,13 @@ export function renderSvg(r: BenchResults): string | undefined {
     out.push(`<text x="${m.l + gi * groupW + groupW / 2}" y="${m.t + ph + 18}" text-anchor="middle">${size}-byte records</text>`);
   });
   out.push(`<line x1="${m.l}" x2="${W - m.r}" y1="${m.t + ph}" y2="${m.t + ph}" stroke="#333"/>`);
-  impls.forEach((impl, i) => {
-    const lx = m.l + i * 170;
+  // Legend entries side by side, each as wide as its label (about 6.6 px per character at 12 px).
+  let lx = m.l;
+  for (const impl of impls) {
     out.push(`<rect x="${lx}" y="${H - 28}" width="14" height="14" fill="${colors[impl]}"/>`);
     out.push(`<text x="${lx + 20}" y="${H - 17}">${esc(names[impl]!)}</text>`);
-  });
+    lx += 20 + Math.ceil(names[impl]!.length * 6.6) + 24;
+  }
   out.push('</svg>');
   return out.join('\n') + '\n';
 }

@@ -107,6 +107,8 @@ export class Connection implements HandshakeHost {
   private helloRandom: Uint8Array | undefined;
   /** Server: set while a fragmented ClientHello is being reassembled (see acceptClientHelloFragment). */
   private helloCheck: ((hello: ClientHello) => boolean) | undefined;
+  /** Application data sent since application data was last received (see prepareNextRecords). */
+  private awaitingReply = false;
 
   constructor(config: ConnectionConfig) {
     this.config = config;
@@ -254,6 +256,7 @@ export class Connection implements HandshakeHost {
       throw new ApiMisuseError('ERR_DTLS_MESSAGE_TOO_LARGE', `message of ${data.length} bytes exceeds the record limit of ${MAX_RECORD_PLAINTEXT}`);
     }
     this.queueRecord(ContentType.application_data, this.writeEpoch, data);
+    this.awaitingReply = true;
   }
 
   /** Orderly close: sends close_notify (RFC 5246 §7.2.1) and reports `closed`. Idempotent. */
@@ -272,16 +275,18 @@ export class Connection implements HandshakeHost {
 
   /**
    * Idle-time work for the next application records (optional, results never depend on it): the write epoch
-   * prepares the seal of its next sequence number, the read epoch the open of the record after the newest one
-   * received — with node:crypto, creating their cipher objects now rather than on the next record's path. The
-   * driver calls it after a datagram went out and after data was delivered.
+   * prepares the seal of its next sequence number, the read epoch (while a reply is awaited) the open of the
+   * record after the newest one received — with node:crypto, creating their cipher objects now rather than on
+   * the next record's path. The driver calls it after a datagram went out and after data was delivered.
    */
   prepareNextRecords(): void {
     if (this.phase !== 'connected') return;
     const w = this.writeEpochs[this.writeEpoch];
     if (w?.protection !== undefined) w.protection.prepareSeal(w.epoch, w.nextSeq);
+    // The open only while a reply is awaited (we sent data since we last received some): a one-way receiver that
+    // loses datagrams would otherwise prepare for a sequence number that never comes, and pay twice per gap.
     const r = this.read;
-    if (r.protection !== undefined) r.protection.prepareOpen(r.epoch, (r.replay.highest ?? -1) + 1);
+    if (this.awaitingReply && r.protection !== undefined) r.protection.prepareOpen(r.epoch, (r.replay.highest ?? -1) + 1);
   }
 
   // ---------------------------------------------------------------- outputs
@@ -680,6 +685,7 @@ export class Connection implements HandshakeHost {
     // The peer is sending data under the new keys: it has our final flight.
     if (this.finalFlightUntil !== undefined) this.releaseFinalFlight();
     this.stats.messagesDelivered++;
+    this.awaitingReply = false;
     this.events.push({ type: 'data', data });
   }
 

@@ -222,7 +222,11 @@ test('RFC 6347 §4.1.2.1 prepared cipher objects (prepareNextRecords after every
   });
   mangle = true;
   const sent: string[] = [];
+  const replies: string[] = [];
   for (let i = 0; i < 60; i++) {
+    // The server sends too, so it awaits the client's records and prepares their opens.
+    replies.push(`r${i}`);
+    sim.server!.send(Buffer.from(`r${i}`));
     sim.client.prepareNextRecords();
     sim.server!.prepareNextRecords();
     const m = `m${i}`;
@@ -241,6 +245,7 @@ test('RFC 6347 §4.1.2.1 prepared cipher objects (prepareNextRecords after every
   sim.settle();
   assert.deepEqual([...sim.received('server')].sort(), [...sent].sort());
   assert.equal(new Set(sim.received('server')).size, sent.length, 'each message exactly once');
+  assert.deepEqual(sim.received('client'), replies);
   assert.ok(sim.server!.stats.discarded.bad_mac >= 1, JSON.stringify(sim.server!.stats.discarded));
   assert.ok(sim.bothConnected);
 });

@@ -89,6 +89,8 @@ export function connect(options: ConnectOptions, onSecureConnect?: () => void): 
       s.connect(port, address, () => {
         conn.connect(monotonicNow());
         sock.pump();
+        // While the hello is out, make the key pair this handshake will need (the group used last).
+        if (common.crypto.prepareKeyShare !== undefined) setImmediate(() => common.crypto.prepareKeyShare?.());
       });
     });
   };

@@ -21,6 +21,8 @@ export class DtlsServer extends EventEmitter {
   private readonly sockets = new Map<string, DtlsSocket>();
   private closing = false;
   private readonly buffers: { recvBufferSize: number; sendBufferSize: number };
+  private readonly crypto: ConnectionConfig['crypto'];
+  private keySharePending = false;
 
   constructor(options: ServerOptions, onSecureConnection?: (socket: DtlsSocket) => void) {
     super();
@@ -29,6 +31,7 @@ export class DtlsServer extends EventEmitter {
     if (common.base.credentials === undefined) throw new ApiMisuseError('ERR_DTLS_INVALID_OPTION', 'a server needs options cert and key');
     const requestCert = options.requestCert ?? false;
     const verifyPeer = makeVerifier(common);
+    this.crypto = common.crypto;
     const config: ConnectionConfig = {
       ...common.base,
       role: 'server',
@@ -81,12 +84,23 @@ export class DtlsServer extends EventEmitter {
     // A client that restarted on the same address:port replaced its old connection: let the old socket report it.
     if (result.replaced !== undefined && existing?.connection === result.replaced) existing.pump();
     const conn = result.connection;
+    // A new connection used the provider's key pair: have the next one made once this turn's output is out.
+    if (result.isNew) this.prepareKeyShareWhenIdle();
     let sock = result.isNew ? undefined : existing;
     if (sock === undefined || sock.connection !== conn) {
       // A copy: a caller of handleDatagram may reuse its rinfo object, and the new socket keeps its peer's address.
       sock = this.wrap(conn, { address: remote.address, port: remote.port }, rinfo.family ?? (isIPv6(remote.address) ? 'IPv6' : 'IPv4'));
     }
     sock.pump();
+  }
+
+  private prepareKeyShareWhenIdle(): void {
+    if (this.keySharePending || this.crypto.prepareKeyShare === undefined) return;
+    this.keySharePending = true;
+    setImmediate(() => {
+      this.keySharePending = false;
+      this.crypto.prepareKeyShare?.();
+    });
   }
 
   private wrap(conn: DtlsSocket['connection'], remote: Remote, family: string): DtlsSocket {

@@ -296,6 +296,9 @@ class NodeIncrementalHash implements IncrementalHash {
 
 export class NodeCryptoProvider implements CryptoProvider {
   private readonly random: ((n: number) => Uint8Array) | undefined;
+  /** The group of the last generateKeyShare(), and a pair generated ahead for it (see prepareKeyShare). */
+  private lastGroup: NamedGroup | undefined;
+  private spare: KeyShare | undefined;
   private readonly clock: () => number;
   /** Imported peer public keys by SPKI bytes (latin1 string), most recently used last. */
   private readonly keyCache = new Map<string, KeyObject>();
@@ -355,6 +358,28 @@ export class NodeCryptoProvider implements CryptoProvider {
    * Throws IncompatibleError for a group we do not implement.
    */
   generateKeyShare(group: NamedGroup): KeyShare {
+    this.lastGroup = group;
+    const spare = this.spare;
+    if (spare !== undefined && spare.group === group) {
+      this.spare = undefined;
+      return spare;
+    }
+    return this.newKeyShare(group);
+  }
+
+  /**
+   * Generates, now, the key pair the next generateKeyShare() of the group used last will hand out (once). A
+   * driver calls it when idle — the server after it has sent a flight — so that key generation is off the next
+   * handshake's path. Each pair is still fresh from the CSPRNG and used for one handshake only; at most one is
+   * held. Does nothing with a `random` override, so reproducible tests draw their RNG in the same order.
+   */
+  prepareKeyShare(): void {
+    const group = this.lastGroup;
+    if (this.random !== undefined || group === undefined || this.spare?.group === group) return;
+    this.spare = this.newKeyShare(group);
+  }
+
+  private newKeyShare(group: NamedGroup): KeyShare {
     switch (group) {
       case NamedGroup.x25519: {
         if (this.random) return new X25519Share(x25519PrivateFromRaw(this.randomBytes(32)));

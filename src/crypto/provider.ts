@@ -83,6 +83,11 @@ export interface CryptoProvider {
   /** Throws IncompatibleError for a group this provider cannot do. */
   generateKeyShare(group: NamedGroup): KeyShare;
   /**
+   * Optional: generate ahead, while the caller is idle, the key pair that the next generateKeyShare() of the
+   * group used last will return (once), so that key generation is off the next handshake's path.
+   */
+  prepareKeyShare?(): void;
+  /**
    * Verifies `signature` over `data` with the public key in SubjectPublicKeyInfo DER form. Returns false for a bad
    * signature, a key that does not fit the scheme, or malformed input; never throws.
    */

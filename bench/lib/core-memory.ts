@@ -12,10 +12,8 @@
 import { performance } from 'node:perf_hooks';
 import { Connection } from '../../src/core/connection.js';
 import { Endpoint, type Remote } from '../../src/core/endpoint.js';
-import type { ConnectionConfig } from '../../src/core/config.js';
-import { makeVerifier, resolveCommon } from '../../src/api/options.js';
-import { SUITE, type PeerParams } from './peers.js';
-import { clientGroups } from './openssl.js';
+import type { PeerParams } from './peers.js';
+import { clientConfigFor, serverEndpointFor } from './core-configs.js';
 import { settleGc, type Mem } from './util.js';
 
 export interface CoreMemoryResult {
@@ -37,37 +35,8 @@ export interface CoreMemoryResult {
 const held: { clients: Connection[] | undefined; endpoint: Endpoint | undefined } = { clients: undefined, endpoint: undefined };
 
 export async function measureCoreMemory(p: PeerParams, n: number): Promise<CoreMemoryResult> {
-  const common = (o: Parameters<typeof resolveCommon>[0]) => resolveCommon(o);
-  const sc = common({ cert: p.certs.serverCert, key: p.certs.serverKey, ca: p.certs.ca, groups: [p.group], ciphers: [SUITE] });
-  const serverConfig: ConnectionConfig = {
-    ...sc.base,
-    role: 'server',
-    servername: undefined,
-    requestClientCertificate: p.clientCert,
-    requireClientCertificate: p.clientCert,
-    verifyPeer: makeVerifier(sc),
-  };
-  const cc = common({
-    ca: p.certs.ca,
-    groups: clientGroups(p.group),
-    ciphers: [SUITE],
-    ...(p.clientCert ? { cert: p.certs.clientCert, key: p.certs.clientKey } : {}),
-  });
-  const clientConfig: ConnectionConfig = {
-    ...cc.base,
-    role: 'client',
-    servername: 'localhost',
-    requestClientCertificate: false,
-    requireClientCertificate: false,
-    verifyPeer: makeVerifier(cc),
-  };
-  const endpoint = new Endpoint(() => serverConfig, sc.crypto, {
-    maxConnections: 10_000_000,
-    maxConnectionsPerAddress: 10_000_000,
-    maxHandshaking: 10_000_000,
-    cookieLifetimeMs: 60_000,
-    cookies: true,
-  });
+  const clientConfig = clientConfigFor(p);
+  const endpoint = serverEndpointFor(p);
   const drain = (c: Connection): void => {
     while (c.pollEvent() !== undefined) {
       /* a driver consumes every event */

@@ -8,11 +8,9 @@
  */
 import { performance } from 'node:perf_hooks';
 import { Connection } from '../../src/core/connection.js';
-import { Endpoint, type Remote } from '../../src/core/endpoint.js';
-import type { ConnectionConfig } from '../../src/core/config.js';
-import { makeVerifier, resolveCommon } from '../../src/api/options.js';
-import { SUITE, type PeerParams } from './peers.js';
-import { clientGroups } from './openssl.js';
+import type { Remote } from '../../src/core/endpoint.js';
+import type { PeerParams } from './peers.js';
+import { clientConfigFor, serverEndpointFor } from './core-configs.js';
 
 export interface MemoryPairResult {
   group: string;
@@ -25,33 +23,8 @@ export interface MemoryPairResult {
   clientConfigUsPerHandshake: number;
 }
 
-function clientConfigFor(p: PeerParams): ConnectionConfig {
-  const cc = resolveCommon({
-    ca: p.certs.ca,
-    groups: clientGroups(p.group),
-    ciphers: [SUITE],
-    ...(p.clientCert ? { cert: p.certs.clientCert, key: p.certs.clientKey } : {}),
-  });
-  return { ...cc.base, role: 'client', servername: 'localhost', requestClientCertificate: false, requireClientCertificate: false, verifyPeer: makeVerifier(cc) };
-}
-
 export function measureMemoryPairHandshakes(p: PeerParams, durationMs: number, freshClientConfig: boolean): MemoryPairResult {
-  const sc = resolveCommon({ cert: p.certs.serverCert, key: p.certs.serverKey, ca: p.certs.ca, groups: [p.group], ciphers: [SUITE] });
-  const serverConfig: ConnectionConfig = {
-    ...sc.base,
-    role: 'server',
-    servername: undefined,
-    requestClientCertificate: p.clientCert,
-    requireClientCertificate: p.clientCert,
-    verifyPeer: makeVerifier(sc),
-  };
-  const endpoint = new Endpoint(() => serverConfig, sc.crypto, {
-    maxConnections: 10_000_000,
-    maxConnectionsPerAddress: 10_000_000,
-    maxHandshaking: 10_000_000,
-    cookieLifetimeMs: 60_000,
-    cookies: true,
-  });
+  const endpoint = serverEndpointFor(p);
   const shared = clientConfigFor(p);
   let clientNs = 0n;
   let serverNs = 0n;

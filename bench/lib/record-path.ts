@@ -15,10 +15,8 @@ import { performance } from 'node:perf_hooks';
 import type { Socket as DgramSocket } from 'node:dgram';
 import { createServer, DtlsSocket, type DtlsServer } from '../../src/index.js';
 import { Connection } from '../../src/core/connection.js';
-import type { ConnectionConfig } from '../../src/core/config.js';
-import { makeVerifier, resolveCommon } from '../../src/api/options.js';
 import { SUITE, type PeerParams } from './peers.js';
-import { clientGroups } from './openssl.js';
+import { clientConfigFor } from './core-configs.js';
 
 export interface RecordPathRow {
   size: number;
@@ -69,15 +67,7 @@ export async function measureRecordPath(p: PeerParams, sizes: readonly number[],
       });
     },
   );
-  const cc = resolveCommon({ ca: p.certs.ca, groups: clientGroups(p.group), ciphers: [SUITE] });
-  const config: ConnectionConfig = {
-    ...cc.base,
-    role: 'client',
-    servername: 'localhost',
-    requestClientCertificate: false,
-    requireClientCertificate: false,
-    verifyPeer: makeVerifier(cc),
-  };
+  const config = clientConfigFor({ ...p, clientCert: false });
   const client = new Connection(config);
   client.connect(performance.now());
   for (let round = 0; round < 20 && !(client.isConnected && serverSock !== undefined); round++) {

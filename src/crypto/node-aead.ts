@@ -86,7 +86,15 @@ export class NodeAead implements Aead {
     const w1 = word(nonce, 4);
     const w2 = word(nonce, 8);
     if (p !== undefined && p.direction === direction && p.w0 === w0 && p.w1 === w1 && p.w2 === w2) return;
-    const object = direction === 'seal' ? this.newCipher(nonce) : this.newDecipher(nonce);
+    let object: AeadCipher | AeadDecipher;
+    try {
+      object = direction === 'seal' ? this.newCipher(nonce) : this.newDecipher(nonce);
+    } catch {
+      // A hint only (it runs from the socket driver, where a throw would be uncaught): the record's own seal or
+      // open makes the object again and reports any failure where it belongs.
+      this.prepared = undefined;
+      return;
+    }
     this.prepared = { direction, object, w0, w1, w2 };
   }
 

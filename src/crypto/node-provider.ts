@@ -376,7 +376,13 @@ export class NodeCryptoProvider implements CryptoProvider {
   prepareKeyShare(): void {
     const group = this.lastGroup;
     if (this.random !== undefined || group === undefined || this.spare?.group === group) return;
-    this.spare = this.newKeyShare(group);
+    try {
+      this.spare = this.newKeyShare(group);
+    } catch {
+      // Called from a driver's setImmediate, where a throw would be uncaught: the handshake's own
+      // generateKeyShare() makes the pair and reports any failure where it belongs.
+      this.spare = undefined;
+    }
   }
 
   private newKeyShare(group: NamedGroup): KeyShare {

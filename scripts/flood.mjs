@@ -17,28 +17,12 @@ import { dirname, join } from 'node:path';
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { percentiles, machine, startServer, makeCerts, udpRcvbufErrors } from './soak.mjs';
+import { args, percentiles, machine, startServer, makeCerts, udpRcvbufErrors } from './soak.mjs';
 
 const self = fileURLToPath(import.meta.url);
 const sleep = (t) => new Promise((r) => setTimeout(r, t));
 const mb = (b) => `${(b / 1048576).toFixed(1)} MB`;
 const ms = (x) => (Number.isFinite(x) ? `${x.toFixed(1)} ms` : '-');
-
-function args(argv, defaults) {
-  const out = { ...defaults };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (!a.startsWith('--')) continue;
-    const key = a.slice(2).replace(/-([a-z])/g, (_, c) => c.toUpperCase());
-    const v = argv[i + 1];
-    if (v === undefined || v.startsWith('--')) out[key] = true;
-    else {
-      out[key] = Number.isNaN(Number(v)) ? v : Number(v);
-      i++;
-    }
-  }
-  return out;
-}
 
 // ----------------------------------------------------------------------------------------------- attacker
 

@@ -20,7 +20,8 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-function args(argv, defaults) {
+/** `--some-flag value` pairs into { someFlag: value } over `defaults` (numbers parsed; a bare flag is true). */
+export function args(argv, defaults) {
   const out = { ...defaults };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];

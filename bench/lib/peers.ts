@@ -76,6 +76,15 @@ function emptyStats(): ServerStats {
   return { secure: 0, connections: 0, messages: 0, bytes: 0, firstAt: 0, lastAt: 0, lastAtCount: 0, clientErrors: 0, lastError: undefined };
 }
 
+/** Zeroes the message counters (not `secure`, `connections` or the errors). */
+function resetMessages(st: ServerStats): void {
+  st.messages = 0;
+  st.bytes = 0;
+  st.firstAt = 0;
+  st.lastAt = 0;
+  st.lastAtCount = 0;
+}
+
 const hr = (): number => Number(process.hrtime.bigint()) / 1e6;
 
 // ------------------------------------------------------------------ werift, loaded on demand
@@ -184,13 +193,7 @@ async function startOurServer(p: PeerParams, mode: ServerMode): Promise<ServerHa
     port: server.address().port,
     recvBufferSize: udp !== undefined ? udp.getRecvBufferSize() : undefined,
     stats: () => ({ ...st, connections: server.connections }),
-    resetMessages: () => {
-      st.messages = 0;
-      st.bytes = 0;
-      st.firstAt = 0;
-      st.lastAt = 0;
-      st.lastAtCount = 0;
-    },
+    resetMessages: () => resetMessages(st),
     close: async () => {
       await server.close();
       if (udp !== undefined) await new Promise<void>((r) => udp.close(() => r()));
@@ -223,13 +226,7 @@ async function startRawServer(mode: ServerMode, rcvbuf: number | undefined, seal
     port: s.address().port,
     recvBufferSize: s.getRecvBufferSize(),
     stats: () => ({ ...st }),
-    resetMessages: () => {
-      st.messages = 0;
-      st.bytes = 0;
-      st.firstAt = 0;
-      st.lastAt = 0;
-      st.lastAtCount = 0;
-    },
+    resetMessages: () => resetMessages(st),
     close: () => new Promise<void>((r) => s.close(() => r())),
   };
 }
@@ -243,23 +240,13 @@ async function startWeriftServer(p: PeerParams, mode: ServerMode): Promise<Serve
     const key = `${rinfo.address}|${rinfo.port}`;
     let t = peers.get(key);
     if (t === undefined) {
-      const transport: WeriftTransport = {
-        type: 'udp',
-        get address() {
-          return s.address();
-        },
-        closed: false,
-        onData: () => undefined,
-        send: (data) =>
-          new Promise<void>((resolve) => {
-            if (transport.closed) return resolve();
-            s.send(data, rinfo.port, rinfo.address, () => resolve());
-          }),
-        close: async () => {
-          transport.closed = true;
+      const transport = weriftTransport(
+        s,
+        (data, done) => s.send(data, rinfo.port, rinfo.address, done),
+        () => {
           peers.delete(key);
         },
-      };
+      );
       t = transport;
       peers.set(key, t);
       const server = new w.DtlsServer({
@@ -294,13 +281,7 @@ async function startWeriftServer(p: PeerParams, mode: ServerMode): Promise<Serve
     port: s.address().port,
     recvBufferSize: s.getRecvBufferSize(),
     stats: () => ({ ...st, connections: peers.size }),
-    resetMessages: () => {
-      st.messages = 0;
-      st.bytes = 0;
-      st.firstAt = 0;
-      st.lastAt = 0;
-      st.lastAtCount = 0;
-    },
+    resetMessages: () => resetMessages(st),
     close: () => new Promise<void>((r) => s.close(() => r())),
   };
 }
@@ -356,26 +337,25 @@ function openOurClient(p: PeerParams, port: number): Promise<ClientHandle> {
   });
 }
 
-async function openRawClient(port: number, sealed: boolean): Promise<ClientHandle> {
+/** A UDP socket connected to 127.0.0.1:port. */
+async function connectedUdp(port: number): Promise<dgram.Socket> {
   const s = dgram.createSocket('udp4');
   await new Promise<void>((resolve, reject) => {
     s.once('error', reject);
     s.connect(port, '127.0.0.1', () => resolve());
   });
-  return {
-    send: sealed ? sealedSender(s) : (buf, done) => s.send(buf, () => done()),
-    onMessage: (fn) => s.on('message', sealed ? sealedReceiver((m) => fn(m)) : fn),
-    close: () => new Promise<void>((r) => s.close(() => r())),
-  };
+  return s;
 }
 
-async function openWeriftClient(p: PeerParams, port: number): Promise<ClientHandle> {
-  const w = loadWerift(p.group);
-  const s = dgram.createSocket('udp4');
-  await new Promise<void>((resolve, reject) => {
-    s.once('error', reject);
-    s.connect(port, '127.0.0.1', () => resolve());
-  });
+/**
+ * werift's transport over our UDP socket `s`: `send` hands a datagram to `sendTo`, and nothing once closed;
+ * `close` runs `onClose` once.
+ */
+function weriftTransport(
+  s: dgram.Socket,
+  sendTo: (data: Buffer, done: () => void) => void,
+  onClose: () => void | Promise<void>,
+): WeriftTransport {
   const transport: WeriftTransport = {
     type: 'udp',
     get address() {
@@ -386,14 +366,34 @@ async function openWeriftClient(p: PeerParams, port: number): Promise<ClientHand
     send: (data) =>
       new Promise<void>((resolve) => {
         if (transport.closed) return resolve();
-        s.send(data, () => resolve());
+        sendTo(data, () => resolve());
       }),
     close: async () => {
       if (transport.closed) return;
       transport.closed = true;
-      await new Promise<void>((r) => s.close(() => r()));
+      await onClose();
     },
   };
+  return transport;
+}
+
+async function openRawClient(port: number, sealed: boolean): Promise<ClientHandle> {
+  const s = await connectedUdp(port);
+  return {
+    send: sealed ? sealedSender(s) : (buf, done) => s.send(buf, () => done()),
+    onMessage: (fn) => s.on('message', sealed ? sealedReceiver((m) => fn(m)) : fn),
+    close: () => new Promise<void>((r) => s.close(() => r())),
+  };
+}
+
+async function openWeriftClient(p: PeerParams, port: number): Promise<ClientHandle> {
+  const w = loadWerift(p.group);
+  const s = await connectedUdp(port);
+  const transport = weriftTransport(
+    s,
+    (data, done) => s.send(data, done),
+    () => new Promise<void>((r) => s.close(() => r())),
+  );
   s.on('message', (m, r) => transport.onData(m, [r.address, r.port]));
   s.on('error', () => undefined);
   const client = new w.DtlsClient({

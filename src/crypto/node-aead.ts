@@ -39,7 +39,7 @@ function view(b: Buffer): Uint8Array {
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
-export function checkNonce(nonce: Uint8Array): void {
+function checkNonce(nonce: Uint8Array): void {
   if (nonce.length !== NONCE_LENGTH) {
     throw new InternalError(`AEAD nonce must be ${NONCE_LENGTH} bytes, got ${nonce.length}`);
   }

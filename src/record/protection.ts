@@ -161,9 +161,7 @@ export class RecordProtection12 {
    * (see Aead.prepare; a no-op for an AEAD without it). Call it when idle, e.g. right after a datagram went out.
    */
   prepareSeal(epoch: number, seq: number): void {
-    if (this.aead.prepare === undefined || !(seq >= 0 && seq <= MAX_SEQUENCE_NUMBER)) return;
-    this.fillNonceAndAad(0, 0, epoch, Math.floor(seq / 0x1_0000_0000), seq >>> 0, 0);
-    this.aead.prepare(this.nonce, 'seal');
+    this.prepare('seal', epoch, seq);
   }
 
   /**
@@ -171,9 +169,14 @@ export class RecordProtection12 {
    * §3 suggests and OpenSSL, GnuTLS and this stack do; a peer that numbers otherwise only misses the preparation.
    */
   prepareOpen(epoch: number, seq: number): void {
+    this.prepare('open', epoch, seq);
+  }
+
+  /** The nonce of record (epoch, seq), handed to the AEAD's prepare; out-of-range numbers are ignored. */
+  private prepare(direction: 'seal' | 'open', epoch: number, seq: number): void {
     if (this.aead.prepare === undefined || !(seq >= 0 && seq <= MAX_SEQUENCE_NUMBER)) return;
     this.fillNonceAndAad(0, 0, epoch, Math.floor(seq / 0x1_0000_0000), seq >>> 0, 0);
-    this.aead.prepare(this.nonce, 'open');
+    this.aead.prepare(this.nonce, direction);
   }
 
   /**

@@ -98,9 +98,9 @@ async function main(): Promise<number> {
     options: { ...opts, only: [...opts.only], impls: [...opts.impls] },
     method: {
       processes:
-        'every case forks fresh worker processes: server/receiver in one, client/sender in another, so each side has a core and its CPU is its own process.cpuUsage() (user+system, all threads); the orchestrator only waits',
+        'server/receiver in one worker process, client/sender in another, so each side has a core and its CPU is its own process.cpuUsage() (user+system, all threads); the orchestrator only waits. Throughput, RTT and memory cases fork fresh workers; the handshake and OpenSSL sections share one client and one server process per implementation, JIT-warmed first (jitWarmup)',
       handshake:
-        'each lane: new UDP socket, connect, cookie exchange, full handshake, close_notify, close; ours via connect()/createServer(); werift one DtlsServer per peer demultiplexed on one socket, no close_notify (it has none)',
+        'each lane: new UDP socket, connect, cookie exchange, full handshake, close_notify, close; ours via connect()/createServer(); werift one DtlsServer per peer demultiplexed on one socket, no close_notify (it has none). Before its first case each implementation\'s two processes do handshakes with each other for --jit-warmup seconds, every configuration in turn (V8 needs thousands of handshakes to reach steady state); each case then warms up for --warmup seconds and a new server is started in the same server process',
       openssl:
         'server: openssl s_server -dtls1_2 -quiet -no_ticket (one client at a time; CPU from /proc/<pid>/schedstat); client: bench/openssl/dtls-hs-client.c, libssl in a loop (full handshakes, no session reuse) — repeated s_client runs would measure process start-up and -reconnect resumes sessions',
       throughput:
@@ -117,6 +117,7 @@ async function main(): Promise<number> {
     crypto: [],
     recordPath: [],
     handshake: [],
+    jitWarmup: [],
     handshakeInMemory: [],
     throughput: [],
     rtt: [],
@@ -159,6 +160,9 @@ async function main(): Promise<number> {
     }
     results.load.otherCpus[name] = Math.round(meter.sample() * 100) / 100;
     log(`  (other processes kept ${results.load.otherCpus[name]} CPUs busy)`);
+    // The handshake processes serve the handshake and openssl sections; stop them after the last of these.
+    const later = sections.slice(sections.findIndex(([n]) => n === name) + 1).map(([n]) => n);
+    if (!later.some((n) => (n === 'handshake' || n === 'openssl') && opts.only.has(n))) await ctx.handshakeWorkers?.stopAll();
   }
   results.load.otherCpusOverall = Math.round(overall.sample() * 100) / 100;
   results.load.end = loadAverage();
@@ -173,7 +177,7 @@ async function main(): Promise<number> {
     writeFileSync(svgPath, svg);
   }
   console.log(
-    `## DTLS bench — ${results.date}\n\n${results.machine.nproc} × ${results.machine.cpu}, ${results.machine.memTotal}, node ${results.machine.node}, ${results.machine.openssl ?? 'no openssl'}; load average at start ${results.load.start.join(' ')}, at end ${results.load.end.join(' ')}; other processes kept ${results.load.otherCpusOverall} of ${results.machine.nproc} CPUs busy on average (by section: ${Object.entries(results.load.otherCpus).map(([k, v]) => `${k} ${v}`).join(', ')}); ${opts.durationS} s windows, ${opts.warmupS} s warm-up\n`,
+    `## DTLS bench — ${results.date}\n\n${results.machine.nproc} × ${results.machine.cpu}, ${results.machine.memTotal}, node ${results.machine.node}, ${results.machine.openssl ?? 'no openssl'}; load average at start ${results.load.start.join(' ')}, at end ${results.load.end.join(' ')}; other processes kept ${results.load.otherCpusOverall} of ${results.machine.nproc} CPUs busy on average (by section: ${Object.entries(results.load.otherCpus).map(([k, v]) => `${k} ${v}`).join(', ')}); ${opts.durationS} s windows, ${opts.warmupS} s warm-up, ${opts.jitWarmupS} s JIT warm-up of the handshake processes\n`,
   );
   console.log(renderTables(results));
   console.log(`\nresults: ${outPath}${svg !== undefined ? `\nchart:   ${svgPath}` : ''}\n(${results.durationS.toFixed(0)} s)`);

@@ -152,8 +152,16 @@ const handlers: Record<string, Handler> = {
   cpu: () => ({ cpu: cpuNow(), mem: memNow() }),
   gc: () => settleGc(),
   serve: async (a: { params: PeerParams; mode: ServerMode }) => {
+    if (server !== undefined) throw new Error('a server is already running in this worker (unserve first)');
     server = await startServer(a.params, a.mode);
     return { port: server.port, recvBufferSize: server.recvBufferSize };
+  },
+  /** Closes the server, keeping the process (and its JIT state) for the next case. */
+  unserve: async () => {
+    const s = server;
+    server = undefined;
+    await s?.close();
+    return {};
   },
   serverStats: () => server!.stats(),
   serverReset: () => {

@@ -1,37 +1,20 @@
 /**
- * The measurements. Each one forks fresh worker processes (so no state or JIT profile leaks between cases),
- * warms up, measures one bounded window, and stops its workers. A case that fails is recorded in
+ * The measurements. Most fork fresh worker processes, warm up, measure one bounded window, and stop their
+ * workers; the handshake cases share long-lived, JIT-warmed processes instead (see handshake-workers.ts). A case that fails is recorded in
  * results.errors and the bench goes on.
  */
-import { Worker, type WorkerOptions } from './rpc.js';
-import type { BenchOptions } from './options.js';
-import type { CertPems, Group, Impl, PeerParams, ServerStats, HandshakeRun } from './peers.js';
-import { runOpensslClient, startOpensslServer, type CertFiles } from './openssl.js';
+import { Worker } from './rpc.js';
+import { cpuOf, params, workerOptions, type Ctx } from './ctx.js';
+import { handshakeConfigs, HandshakeWorkers } from './handshake-workers.js';
+import type { Group, Impl, PeerParams, ServerStats, HandshakeRun } from './peers.js';
+import { runOpensslClient, startOpensslServer } from './openssl.js';
 import type { BenchResults, BlastStats, HandshakeRow, MemoryRow, PeerName, RttRow, ThroughputRow } from './results.js';
 import type { CryptoRow } from './crypto-floor.js';
 import type { CoreMemoryResult } from './core-memory.js';
 import type { MemoryPairResult } from './handshake-memory-pair.js';
 import type { RecordPathRow } from './record-path.js';
+export type { Ctx } from './ctx.js';
 import { sleep, type Cpu, type Mem, type Summary } from './util.js';
-
-export interface Ctx {
-  opts: BenchOptions;
-  pems: CertPems;
-  files: CertFiles;
-  opensslBin: string | undefined;
-  results: BenchResults;
-  log: (line: string) => void;
-}
-
-let workerSeq = 0;
-
-function workerOptions(ctx: Ctx, name: string): WorkerOptions {
-  if (ctx.opts.cpuProf === undefined) return {};
-  workerSeq++;
-  return {
-    execArgv: ['--cpu-prof', `--cpu-prof-dir=${ctx.opts.cpuProf}`, `--cpu-prof-name=${String(workerSeq).padStart(3, '0')}-${name}.cpuprofile`],
-  };
-}
 
 async function withWorkers<T>(ctx: Ctx, names: readonly string[], fn: (...w: Worker[]) => Promise<T>): Promise<T> {
   const workers = names.map((n) => new Worker(n, workerOptions(ctx, n)));
@@ -41,15 +24,6 @@ async function withWorkers<T>(ctx: Ctx, names: readonly string[], fn: (...w: Wor
   } finally {
     await Promise.all(workers.map((w) => w.stop()));
   }
-}
-
-async function cpuOf(w: Worker): Promise<number> {
-  const r = await w.call<{ cpu: Cpu; mem: Mem }>('cpu');
-  return r.cpu.user + r.cpu.system;
-}
-
-function params(ctx: Ctx, impl: Impl, group: Group, clientCert: boolean, manyConnections = false): PeerParams {
-  return { impl, certs: ctx.pems, group, clientCert, manyConnections };
 }
 
 export async function guarded<T>(ctx: Ctx, section: string, name: string, fn: () => Promise<T>): Promise<T | undefined> {
@@ -101,43 +75,34 @@ interface ClientRun {
   latencyP99Ms?: number;
 }
 
-async function startServerSide(ctx: Ctx, server: PeerName, group: Group, clientCert: boolean, tag: string): Promise<ServerSide> {
+function handshakeWorkers(ctx: Ctx): HandshakeWorkers {
+  ctx.handshakeWorkers ??= new HandshakeWorkers(ctx);
+  return ctx.handshakeWorkers;
+}
+
+async function startServerSide(ctx: Ctx, server: PeerName, group: Group, clientCert: boolean): Promise<ServerSide> {
   if (server === 'openssl') {
     const s = await startOpensslServer(ctx.files, group, clientCert);
     return { port: s.port, cpuUs: async () => s.cpuUs(), stop: () => s.stop() };
   }
-  const w = new Worker(`hs-server-${server}-${tag}`, workerOptions(ctx, `hs-server-${server}-${tag}`));
-  try {
-    await w.call('ping', {}, 20_000);
-    const { port } = await w.call<{ port: number }>('serve', { params: params(ctx, server, group, clientCert), mode: 'handshake' });
-    return { port, cpuUs: () => cpuOf(w), stop: () => w.stop() };
-  } catch (e) {
-    await w.stop();
-    throw e;
-  }
+  return handshakeWorkers(ctx).serve(server, group, clientCert);
 }
 
 async function startClientSide(
   ctx: Ctx,
   client: PeerName,
-  port: number,
   group: Group,
   clientCert: boolean,
   concurrency: number,
-  tag: string,
-): Promise<{ run(durationMs: number): Promise<ClientRun>; stop(): Promise<void> }> {
+): Promise<{ run(port: number, durationMs: number): Promise<ClientRun> }> {
   if (client === 'openssl') {
     const bin = ctx.opensslBin;
     if (bin === undefined) throw new Error('the OpenSSL C client could not be built (see errors)');
-    return { run: (d) => runOpensslClient(bin, ctx.files, port, group, clientCert, d), stop: async () => undefined };
+    return { run: (port, d) => runOpensslClient(bin, ctx.files, port, group, clientCert, d) };
   }
-  const w = new Worker(`hs-client-${client}-${tag}`, workerOptions(ctx, `hs-client-${client}-${tag}`));
-  await w.call('ping', {}, 20_000);
+  const w = await handshakeWorkers(ctx).client(client);
   const p = params(ctx, client, group, clientCert);
-  return {
-    run: (d) => w.call<HandshakeRun>('handshakes', { params: p, port, concurrency, durationMs: d }, d + 60_000),
-    stop: () => w.stop(),
-  };
+  return { run: (port, d) => w.call<HandshakeRun>('handshakes', { params: p, port, concurrency, durationMs: d }, d + 60_000) };
 }
 
 export async function handshakeRun(
@@ -148,68 +113,64 @@ export async function handshakeRun(
   clientCert: boolean,
   concurrency: number,
 ): Promise<HandshakeRow> {
-  const tag = `${group}-${clientCert ? 'cert' : 'nocert'}-c${concurrency}`;
-  const srv = await startServerSide(ctx, server, group, clientCert, tag);
+  // The client's process (and its JIT warm-up) comes first: a server started before it would sit idle meanwhile.
+  const cli = await startClientSide(ctx, client, group, clientCert, concurrency);
+  const srv = await startServerSide(ctx, server, group, clientCert);
   try {
-    const cli = await startClientSide(ctx, client, srv.port, group, clientCert, concurrency, tag);
-    try {
-      if (ctx.opts.warmupS > 0) await cli.run(ms(ctx.opts.warmupS));
-      const s0 = await srv.cpuUs();
-      const r = await cli.run(ms(ctx.opts.durationS));
-      const s1 = await srv.cpuUs();
-      if (r.count === 0) throw new Error(`no handshake completed (${r.errors} errors${r.lastError ? `: ${r.lastError}` : ''})`);
-      const row: HandshakeRow = {
-        client,
-        server,
-        group,
-        clientCert,
-        concurrency,
-        count: r.count,
-        errors: r.errors,
-        ...(r.lastError !== undefined ? { lastError: r.lastError } : {}),
-        wallMs: r.wallMs,
-        handshakesPerSec: r.count / (r.wallMs / 1000),
-        clientCpuUsPerHandshake: r.cpuUs / r.count,
-        serverCpuUsPerHandshake: (s1 - s0) / r.count,
-        ...(r.latencyMedianMs !== undefined ? { latencyMedianMs: r.latencyMedianMs, latencyP99Ms: r.latencyP99Ms } : {}),
-      };
-      return row;
-    } finally {
-      await cli.stop();
-    }
+    if (ctx.opts.warmupS > 0) await cli.run(srv.port, ms(ctx.opts.warmupS));
+    const s0 = await srv.cpuUs();
+    const r = await cli.run(srv.port, ms(ctx.opts.durationS));
+    const s1 = await srv.cpuUs();
+    if (r.count === 0) throw new Error(`no handshake completed (${r.errors} errors${r.lastError ? `: ${r.lastError}` : ''})`);
+    return {
+      client,
+      server,
+      group,
+      clientCert,
+      concurrency,
+      count: r.count,
+      errors: r.errors,
+      ...(r.lastError !== undefined ? { lastError: r.lastError } : {}),
+      wallMs: r.wallMs,
+      handshakesPerSec: r.count / (r.wallMs / 1000),
+      clientCpuUsPerHandshake: r.cpuUs / r.count,
+      serverCpuUsPerHandshake: (s1 - s0) / r.count,
+      ...(r.latencyMedianMs !== undefined ? { latencyMedianMs: r.latencyMedianMs, latencyP99Ms: r.latencyP99Ms } : {}),
+    };
   } finally {
     await srv.stop();
   }
 }
 
 export async function handshakeCase(ctx: Ctx): Promise<void> {
-  const groups: Group[] = ctx.opts.quick ? ['x25519'] : ['x25519', 'P-256'];
-  const certs = ctx.opts.quick ? [false] : [false, true];
+  const configs = handshakeConfigs(ctx);
   const impls = [...ctx.opts.impls];
   if (ctx.opts.impls.has('ours')) {
-    const runs: [Group, boolean, boolean][] = [];
-    for (const g of groups) for (const c of certs) runs.push([g, c, false]);
+    const runs: [Group, boolean, boolean][] = configs.map(({ group, clientCert }) => [group, clientCert, false]);
     if (!ctx.opts.quick) runs.push(['x25519', false, true]);
-    for (const [group, clientCert, fresh] of runs) {
-      const name = `in-memory handshake ${group} ${clientCert ? 'client-cert' : 'no-client-cert'}${fresh ? ' per-connection config' : ''}`;
-      ctx.log(`  ${name}`);
-      const r = await guarded(ctx, 'handshake', name, () =>
-        withWorkers(ctx, ['hs-memory'], (w) =>
-          w!.call<MemoryPairResult>('pairHandshakes', { params: params(ctx, 'ours', group, clientCert), durationMs: ms(ctx.opts.durationS), fresh }, ms(ctx.opts.durationS) + 60_000),
-        ),
-      );
-      if (r !== undefined) ctx.results.handshakeInMemory.push(r);
-    }
-  }
-  for (const group of groups) {
-    for (const clientCert of certs) {
-      for (const impl of impls) {
-        for (const concurrency of [1, ctx.opts.concurrency]) {
-          const name = `handshake ${impl}→${impl} ${group} ${clientCert ? 'client-cert' : 'no-client-cert'} ×${concurrency}`;
+    // One process for all of them, JIT-warmed first like the handshake processes (half the time: no sockets).
+    const pairRun = (w: Worker, group: Group, clientCert: boolean, fresh: boolean, durationMs: number): Promise<MemoryPairResult> =>
+      w.call<MemoryPairResult>('pairHandshakes', { params: params(ctx, 'ours', group, clientCert), durationMs, fresh }, durationMs + 60_000);
+    await guarded(ctx, 'handshake', 'in-memory handshakes', () =>
+      withWorkers(ctx, ['hs-memory'], async (w) => {
+        const warm = ms(ctx.opts.jitWarmupS / 2 / runs.length);
+        if (warm > 0) for (const [group, clientCert, fresh] of runs) await pairRun(w!, group, clientCert, fresh, warm);
+        for (const [group, clientCert, fresh] of runs) {
+          const name = `in-memory handshake ${group} ${clientCert ? 'client-cert' : 'no-client-cert'}${fresh ? ' per-connection config' : ''}`;
           ctx.log(`  ${name}`);
-          const row = await guarded(ctx, 'handshake', name, () => handshakeRun(ctx, impl, impl, group, clientCert, concurrency));
-          if (row !== undefined) ctx.results.handshake.push(row);
+          const r = await guarded(ctx, 'handshake', name, () => pairRun(w!, group, clientCert, fresh, ms(ctx.opts.durationS)));
+          if (r !== undefined) ctx.results.handshakeInMemory.push(r);
         }
+      }),
+    );
+  }
+  for (const { group, clientCert } of configs) {
+    for (const impl of impls) {
+      for (const concurrency of [1, ctx.opts.concurrency]) {
+        const name = `handshake ${impl}→${impl} ${group} ${clientCert ? 'client-cert' : 'no-client-cert'} ×${concurrency}`;
+        ctx.log(`  ${name}`);
+        const row = await guarded(ctx, 'handshake', name, () => handshakeRun(ctx, impl, impl, group, clientCert, concurrency));
+        if (row !== undefined) ctx.results.handshake.push(row);
       }
     }
   }
@@ -217,21 +178,17 @@ export async function handshakeCase(ctx: Ctx): Promise<void> {
 
 /** OpenSSL as peer, sequential (s_server serves one client at a time). */
 export async function opensslCase(ctx: Ctx): Promise<void> {
-  const groups: Group[] = ctx.opts.quick ? ['x25519'] : ['x25519', 'P-256'];
-  const certs = ctx.opts.quick ? [false] : [false, true];
   const pairs: [PeerName, PeerName][] = [
     ['openssl', 'openssl'],
     ['ours', 'openssl'],
     ['openssl', 'ours'],
   ];
-  for (const group of groups) {
-    for (const clientCert of certs) {
-      for (const [client, server] of pairs) {
-        const name = `handshake ${client}→${server} ${group} ${clientCert ? 'client-cert' : 'no-client-cert'} ×1`;
-        ctx.log(`  ${name}`);
-        const row = await guarded(ctx, 'openssl', name, () => handshakeRun(ctx, client, server, group, clientCert, 1));
-        if (row !== undefined) ctx.results.handshake.push(row);
-      }
+  for (const { group, clientCert } of handshakeConfigs(ctx)) {
+    for (const [client, server] of pairs) {
+      const name = `handshake ${client}→${server} ${group} ${clientCert ? 'client-cert' : 'no-client-cert'} ×1`;
+      ctx.log(`  ${name}`);
+      const row = await guarded(ctx, 'openssl', name, () => handshakeRun(ctx, client, server, group, clientCert, 1));
+      if (row !== undefined) ctx.results.handshake.push(row);
     }
   }
 }

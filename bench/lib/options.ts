@@ -9,6 +9,8 @@ export interface BenchOptions {
   durationS: number;
   /** Seconds of warm-up before each window. */
   warmupS: number;
+  /** Seconds of handshakes between each implementation's long-lived handshake processes before their first case. */
+  jitWarmupS: number;
   sizes: number[];
   only: Set<Section>;
   impls: Set<'ours' | 'werift'>;
@@ -31,6 +33,8 @@ export const USAGE = `npm run bench [-- options]         (or: node dist/bench/ru
                           the raw dgram and OpenSSL references), one handshake configuration
   --duration S            seconds per measurement window (default 3; quick 0.3)
   --warmup S              seconds of warm-up before each window (default 1; quick 0.1)
+  --jit-warmup S          seconds of handshakes that warm each implementation's handshake processes up before
+                          their first case, every configuration in turn (default 8; quick 0)
   --sizes A,B,...         record sizes for throughput (default 64,1000,1200; quick 1000)
   --only LIST             sections: ${SECTIONS.join(',')} (default all)
   --impls LIST            ours,werift (default both, quick ours; raw dgram and openssl are always the references)
@@ -61,6 +65,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     quick,
     durationS: quick ? 0.3 : 3,
     warmupS: quick ? 0.1 : 1,
+    jitWarmupS: quick ? 0 : 8,
     sizes: quick ? [1000] : [64, 1000, 1200],
     only: new Set(SECTIONS),
     impls: new Set(quick ? ['ours'] : ['ours', 'werift']),
@@ -85,6 +90,9 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
         break;
       case '--warmup':
         o.warmupS = num(val(), flag, 0);
+        break;
+      case '--jit-warmup':
+        o.jitWarmupS = num(val(), flag, 0);
         break;
       case '--sizes':
         o.sizes = list(val(), flag).map((s) => {

@@ -268,6 +268,19 @@ export function renderTables(r: BenchResults): string {
       table(['client → server', 'group', 'client cert', 'conc.', 'handshakes/s', 'client CPU µs/hs', 'server CPU µs/hs', 'median ms', '÷ werift', '÷ OpenSSL', 'errors'], rows),
     );
   }
+  if (r.jitWarmup.length > 0) {
+    parts.push('\n### JIT warm-up of the handshake processes (handshakes/s in each slice, coldest first; not measurements)\n');
+    parts.push(
+      table(
+        ['implementation', 'seconds', 'slices: group, client cert, concurrency → handshakes/s'],
+        r.jitWarmup.map((w) => [
+          w.impl,
+          String(w.seconds),
+          w.windows.map((x) => `${x.group}${x.clientCert ? ' +cert' : ''} ×${x.concurrency}: ${f0(x.handshakesPerSec)}`).join('; '),
+        ]),
+      ),
+    );
+  }
   if (r.handshakeInMemory.length > 0) {
     parts.push('\n### Protocol CPU per handshake without sockets (this stack: client Connection ↔ server Endpoint, one process)\n');
     parts.push(

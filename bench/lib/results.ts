@@ -1,4 +1,5 @@
 /** The shape of bench/results/latest.json (schema 1). All rates per second, times in µs unless named ms. */
+import type { JitWarmup } from './handshake-workers.js';
 import type { Group } from './peers.js';
 import type { Summary } from './util.js';
 import type { CryptoRow } from './crypto-floor.js';
@@ -103,6 +104,8 @@ export interface BenchResults {
   /** this stack's per-record CPU without socket I/O */
   recordPath: RecordPathRow[];
   handshake: HandshakeRow[];
+  /** the handshake processes' JIT warm-up, one per implementation: its rates, coldest first */
+  jitWarmup: JitWarmup[];
   /** protocol CPU per handshake with no sockets (client Connection ↔ server Endpoint in one process) */
   handshakeInMemory: MemoryPairResult[];
   throughput: ThroughputRow[];

@@ -1,7 +1,8 @@
 /**
  * The bench runs and writes well-formed results (not a performance test: no figure is checked against a bound).
- * A tiny run — the crypto floor at 64 bytes and the echo round trip for raw dgram and this stack, 0.2 s windows —
- * through the real entry point dist/bench/run.js, in a temporary directory.
+ * A tiny run — the crypto floor at 64 bytes, the echo round trip for raw dgram and this stack, and our handshakes
+ * (sequential and concurrent, in the shared JIT-warmed processes), 0.2 s windows — through the real entry point
+ * dist/bench/run.js, in a temporary directory.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,7 +20,7 @@ test('bench --quick runs and writes well-formed JSON', { timeout: 60_000 }, () =
     const out = join(dir, 'latest.json');
     const r = spawnSync(
       process.execPath,
-      [RUN, '--quick', '--only', 'crypto,rtt', '--impls', 'ours', '--sizes', '64', '--duration', '0.2', '--warmup', '0.1', '--out', out],
+      [RUN, '--quick', '--only', 'crypto,rtt,handshake', '--impls', 'ours', '--sizes', '64', '--duration', '0.2', '--warmup', '0.1', '--jit-warmup', '0.2', '--out', out],
       { encoding: 'utf8', timeout: 55_000 },
     );
     assert.equal(r.status, 0, `bench exited ${r.status}\n${r.stderr}\n${r.stdout}`);
@@ -42,6 +43,13 @@ test('bench --quick runs and writes well-formed JSON', { timeout: 60_000 }, () =
       assert.ok(x.us.n > 0, `${x.impl}: no round trip measured`);
       assert.ok(Number.isFinite(x.us.median) && x.us.median > 0 && x.us.p99 >= x.us.median);
     }
+    // The handshake section: one JIT warm-up of our two processes (both slices recorded), then both cases in them.
+    const warmups = j.jitWarmup as { impl: string; seconds: number; windows: { concurrency: number; handshakesPerSec: number }[] }[];
+    assert.deepEqual(warmups.map((w) => [w.impl, w.seconds]), [['ours', 0.2]]);
+    assert.deepEqual(warmups[0]!.windows.map((w) => w.concurrency), [1, 32]);
+    const hs = j.handshake as { client: string; server: string; concurrency: number; count: number; errors: number; handshakesPerSec: number }[];
+    assert.deepEqual(hs.map((h) => [h.client, h.server, h.concurrency]), [['ours', 'ours', 1], ['ours', 'ours', 32]]);
+    for (const h of hs) assert.ok(h.count > 0 && h.errors === 0 && h.handshakesPerSec > 0, JSON.stringify(h));
     const targets = j.targets as { id: string; met: unknown }[];
     assert.ok(targets.some((t) => t.id === 'rtt-64'));
     for (const t of targets) assert.ok(t.met === true || t.met === false || t.met === undefined);

@@ -7,7 +7,7 @@
  * steady only after about 10 s. werift: 56, 62, 62, 65, 65, 64/s. A fresh process per case with a 1 s
  * warm-up therefore measured mostly the JIT. So before its first case each implementation gets a JIT warm-up:
  * both its processes do handshakes with each other, every configuration the sections use in turn, for
- * `--jit-warmup` seconds in all. The rates of that warm-up are kept in the results (`jitWarmup`), so the cold
+ * `--jit-warmup` seconds in all (default 12). The rates of that warm-up are kept in the results (`jitWarmup`), so the cold
  * figure is on record too. Each case then still has its own `--warmup` before its window.
  */
 import { Worker } from './rpc.js';

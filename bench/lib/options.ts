@@ -34,7 +34,7 @@ export const USAGE = `npm run bench [-- options]         (or: node dist/bench/ru
   --duration S            seconds per measurement window (default 3; quick 0.3)
   --warmup S              seconds of warm-up before each window (default 1; quick 0.1)
   --jit-warmup S          seconds of handshakes that warm each implementation's handshake processes up before
-                          their first case, every configuration in turn (default 8; quick 0)
+                          their first case, every configuration in turn (default 12; quick 0)
   --sizes A,B,...         record sizes for throughput (default 64,1000,1200; quick 1000)
   --only LIST             sections: ${SECTIONS.join(',')} (default all)
   --impls LIST            ours,werift (default both, quick ours; raw dgram and openssl are always the references)
@@ -65,7 +65,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     quick,
     durationS: quick ? 0.3 : 3,
     warmupS: quick ? 0.1 : 1,
-    jitWarmupS: quick ? 0 : 8,
+    jitWarmupS: quick ? 0 : 12,
     sizes: quick ? [1000] : [64, 1000, 1200],
     only: new Set(SECTIONS),
     impls: new Set(quick ? ['ours'] : ['ours', 'werift']),

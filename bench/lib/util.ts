@@ -1,5 +1,5 @@
 /** Small helpers shared by the bench's orchestrator and workers. */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 export interface Cpu {
   /** µs */
@@ -108,8 +108,8 @@ export function round(v: number, digits = 1): number {
 
 /**
  * CPU used by other processes on the machine (not this bench and its children), for the record: the load
- * average counts the bench's own two busy processes. Reads /proc/stat (all CPUs) and /proc/self/stat (self plus
- * reaped children — every worker and openssl process of a finished case has been reaped).
+ * average counts the bench's own two busy processes. Reads /proc/stat (all CPUs), /proc/self/stat (self plus
+ * reaped children) and the stat of every live child (the handshake workers live across cases and sections).
  */
 export class OtherLoadMeter {
   private sys0: number;
@@ -145,12 +145,27 @@ function systemBusyTicks(): number {
   }
 }
 
+/** utime + stime + cutime + cstime of one /proc/<pid>/stat, and its parent pid. */
+function statTicks(text: string): { ppid: number; ticks: number } {
+  const f = text.slice(text.lastIndexOf(')') + 2).split(' ').map(Number);
+  // after the command name: state ppid ... utime stime cutime cstime are fields 14..17 (1-based), i.e. 11..14
+  return { ppid: f[1]!, ticks: f[11]! + f[12]! + f[13]! + f[14]! };
+}
+
+/** This process, its reaped children, and its live children (whose CPU moves to cutime when they are reaped). */
 function selfAndChildrenTicks(): number {
   try {
-    const stat = readFileSync('/proc/self/stat', 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
-    // utime stime cutime cstime are fields 14..17 (1-based), i.e. 11..14 after the command name
-    return f[11]! + f[12]! + f[13]! + f[14]!;
+    let total = statTicks(readFileSync('/proc/self/stat', 'utf8')).ticks;
+    for (const name of readdirSync('/proc')) {
+      if (name.charCodeAt(0) < 48 || name.charCodeAt(0) > 57) continue;
+      try {
+        const t = statTicks(readFileSync(`/proc/${name}/stat`, 'utf8'));
+        if (t.ppid === process.pid) total += t.ticks;
+      } catch {
+        // the process ended while we looked
+      }
+    }
+    return total;
   } catch {
     return Number.NaN;
   }

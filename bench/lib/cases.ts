@@ -5,16 +5,16 @@
  */
 import { Worker } from './rpc.js';
 import { cpuOf, params, workerOptions, type Ctx } from './ctx.js';
-import { handshakeConfigs, HandshakeWorkers } from './handshake-workers.js';
-import type { Group, Impl, PeerParams, ServerStats, HandshakeRun } from './peers.js';
-import { runOpensslClient, startOpensslServer } from './openssl.js';
-import type { BenchResults, BlastStats, HandshakeRow, MemoryRow, PeerName, RttRow, ThroughputRow } from './results.js';
+import { handshakeConfigs } from './handshake-workers.js';
+import { compareHandshakes, type PairSpec } from './handshake-rounds.js';
+import type { Group, Impl, PeerParams, ServerStats } from './peers.js';
+import type { BlastStats, MemoryRow, RttRow, ThroughputRow } from './results.js';
 import type { CryptoRow } from './crypto-floor.js';
 import type { CoreMemoryResult } from './core-memory.js';
 import type { MemoryPairResult } from './handshake-memory-pair.js';
 import type { RecordPathRow } from './record-path.js';
 export type { Ctx } from './ctx.js';
-import { sleep, type Cpu, type Mem, type Summary } from './util.js';
+import { sleep, type Mem, type Summary } from './util.js';
 
 async function withWorkers<T>(ctx: Ctx, names: readonly string[], fn: (...w: Worker[]) => Promise<T>): Promise<T> {
   const workers = names.map((n) => new Worker(n, workerOptions(ctx, n)));
@@ -59,87 +59,18 @@ export async function cryptoCase(ctx: Ctx): Promise<void> {
 
 // ------------------------------------------------------------------ handshakes
 
-interface ServerSide {
-  port: number;
-  cpuUs(): Promise<number>;
-  stop(): Promise<void>;
-}
-
-interface ClientRun {
-  count: number;
-  errors: number;
-  wallMs: number;
-  cpuUs: number;
-  lastError?: string;
-  latencyMedianMs?: number;
-  latencyP99Ms?: number;
-}
-
-function handshakeWorkers(ctx: Ctx): HandshakeWorkers {
-  ctx.handshakeWorkers ??= new HandshakeWorkers(ctx);
-  return ctx.handshakeWorkers;
-}
-
-async function startServerSide(ctx: Ctx, server: PeerName, group: Group, clientCert: boolean): Promise<ServerSide> {
-  if (server === 'openssl') {
-    const s = await startOpensslServer(ctx.files, group, clientCert);
-    return { port: s.port, cpuUs: async () => s.cpuUs(), stop: () => s.stop() };
-  }
-  return handshakeWorkers(ctx).serve(server, group, clientCert);
-}
-
-async function startClientSide(
-  ctx: Ctx,
-  client: PeerName,
-  group: Group,
-  clientCert: boolean,
-  concurrency: number,
-): Promise<{ run(port: number, durationMs: number): Promise<ClientRun> }> {
-  if (client === 'openssl') {
-    const bin = ctx.opensslBin;
-    if (bin === undefined) throw new Error('the OpenSSL C client could not be built (see errors)');
-    return { run: (port, d) => runOpensslClient(bin, ctx.files, port, group, clientCert, d) };
-  }
-  const w = await handshakeWorkers(ctx).client(client);
-  const p = params(ctx, client, group, clientCert);
-  return { run: (port, d) => w.call<HandshakeRun>('handshakes', { params: p, port, concurrency, durationMs: d }, d + 60_000) };
-}
-
-export async function handshakeRun(
-  ctx: Ctx,
-  client: PeerName,
-  server: PeerName,
-  group: Group,
-  clientCert: boolean,
-  concurrency: number,
-): Promise<HandshakeRow> {
-  // The client's process (and its JIT warm-up) comes first: a server started before it would sit idle meanwhile.
-  const cli = await startClientSide(ctx, client, group, clientCert, concurrency);
-  const srv = await startServerSide(ctx, server, group, clientCert);
-  try {
-    if (ctx.opts.warmupS > 0) await cli.run(srv.port, ms(ctx.opts.warmupS));
-    const s0 = await srv.cpuUs();
-    const r = await cli.run(srv.port, ms(ctx.opts.durationS));
-    const s1 = await srv.cpuUs();
-    if (r.count === 0) throw new Error(`no handshake completed (${r.errors} errors${r.lastError ? `: ${r.lastError}` : ''})`);
-    return {
-      client,
-      server,
-      group,
-      clientCert,
-      concurrency,
-      count: r.count,
-      errors: r.errors,
-      ...(r.lastError !== undefined ? { lastError: r.lastError } : {}),
-      wallMs: r.wallMs,
-      handshakesPerSec: r.count / (r.wallMs / 1000),
-      clientCpuUsPerHandshake: r.cpuUs / r.count,
-      serverCpuUsPerHandshake: (s1 - s0) / r.count,
-      ...(r.latencyMedianMs !== undefined ? { latencyMedianMs: r.latencyMedianMs, latencyP99Ms: r.latencyP99Ms } : {}),
-    };
-  } finally {
-    await srv.stop();
-  }
+/** Runs the pairs in one configuration (alternating rounds) and files each row or failure. */
+async function handshakeRows(ctx: Ctx, section: string, pairs: PairSpec[], group: Group, clientCert: boolean, concurrency: number): Promise<void> {
+  const label = (p: PairSpec): string => `handshake ${p.client}→${p.server} ${group} ${clientCert ? 'client-cert' : 'no-client-cert'} ×${concurrency}`;
+  ctx.log(`  ${pairs.map(label).join(' | ')}`);
+  const rows = await guarded(ctx, section, pairs.map(label).join(' | '), () => compareHandshakes(ctx, pairs, group, clientCert, concurrency));
+  rows?.forEach((row, i) => {
+    if (!(row instanceof Error)) ctx.results.handshake.push(row);
+    else {
+      ctx.results.errors.push({ section, case: label(pairs[i]!), message: row.message.slice(0, 2000) });
+      ctx.log(`  ! ${label(pairs[i]!)}: ${row.message.split('\n')[0]}`);
+    }
+  });
 }
 
 export async function handshakeCase(ctx: Ctx): Promise<void> {
@@ -164,33 +95,20 @@ export async function handshakeCase(ctx: Ctx): Promise<void> {
       }),
     );
   }
+  const pairs = impls.map((impl) => ({ client: impl, server: impl }));
   for (const { group, clientCert } of configs) {
-    for (const impl of impls) {
-      for (const concurrency of [1, ctx.opts.concurrency]) {
-        const name = `handshake ${impl}→${impl} ${group} ${clientCert ? 'client-cert' : 'no-client-cert'} ×${concurrency}`;
-        ctx.log(`  ${name}`);
-        const row = await guarded(ctx, 'handshake', name, () => handshakeRun(ctx, impl, impl, group, clientCert, concurrency));
-        if (row !== undefined) ctx.results.handshake.push(row);
-      }
-    }
+    for (const concurrency of [1, ctx.opts.concurrency]) await handshakeRows(ctx, 'handshake', pairs, group, clientCert, concurrency);
   }
 }
 
 /** OpenSSL as peer, sequential (s_server serves one client at a time). */
 export async function opensslCase(ctx: Ctx): Promise<void> {
-  const pairs: [PeerName, PeerName][] = [
-    ['openssl', 'openssl'],
-    ['ours', 'openssl'],
-    ['openssl', 'ours'],
+  const pairs: PairSpec[] = [
+    { client: 'openssl', server: 'openssl' },
+    { client: 'ours', server: 'openssl' },
+    { client: 'openssl', server: 'ours' },
   ];
-  for (const { group, clientCert } of handshakeConfigs(ctx)) {
-    for (const [client, server] of pairs) {
-      const name = `handshake ${client}→${server} ${group} ${clientCert ? 'client-cert' : 'no-client-cert'} ×1`;
-      ctx.log(`  ${name}`);
-      const row = await guarded(ctx, 'openssl', name, () => handshakeRun(ctx, client, server, group, clientCert, 1));
-      if (row !== undefined) ctx.results.handshake.push(row);
-    }
-  }
+  for (const { group, clientCert } of handshakeConfigs(ctx)) await handshakeRows(ctx, 'openssl', pairs, group, clientCert, 1);
 }
 
 // ------------------------------------------------------------------ one-way throughput

@@ -9,6 +9,8 @@ export interface BenchOptions {
   durationS: number;
   /** Seconds of warm-up before each window. */
   warmupS: number;
+  /** Handshake cases: slices each pair's window is cut into, taken in turn with the other pairs compared. */
+  rounds: number;
   /** Seconds of handshakes between each implementation's long-lived handshake processes before their first case. */
   jitWarmupS: number;
   sizes: number[];
@@ -33,6 +35,8 @@ export const USAGE = `npm run bench [-- options]         (or: node dist/bench/ru
                           the raw dgram and OpenSSL references), one handshake configuration
   --duration S            seconds per measurement window (default 3; quick 0.3)
   --warmup S              seconds of warm-up before each window (default 1; quick 0.1)
+  --rounds N              handshake cases: the pairs compared (ours and werift; the OpenSSL pairs) take turns in
+                          N slices of each window, so drift in machine speed touches them alike (default 3; quick 1)
   --jit-warmup S          seconds of handshakes that warm each implementation's handshake processes up before
                           their first case, every configuration in turn (default 12; quick 0)
   --sizes A,B,...         record sizes for throughput (default 64,1000,1200; quick 1000)
@@ -66,6 +70,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     durationS: quick ? 0.3 : 3,
     warmupS: quick ? 0.1 : 1,
     jitWarmupS: quick ? 0 : 12,
+    rounds: quick ? 1 : 3,
     sizes: quick ? [1000] : [64, 1000, 1200],
     only: new Set(SECTIONS),
     impls: new Set(quick ? ['ours'] : ['ours', 'werift']),
@@ -90,6 +95,9 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
         break;
       case '--warmup':
         o.warmupS = num(val(), flag, 0);
+        break;
+      case '--rounds':
+        o.rounds = Math.floor(num(val(), flag, 1));
         break;
       case '--jit-warmup':
         o.jitWarmupS = num(val(), flag, 0);

@@ -247,6 +247,7 @@ export class ClientHandshake12 implements Handshake12 {
     // This hello is the one answered: it and the ServerHello start the transcript.
     transcript.reset();
     transcript.add(HandshakeType.client_hello, this.pendingHelloSeq, this.pendingHelloBody ?? encodeClientHello(s.hello));
+    this.pendingHelloBody = undefined; // in the transcript now; not kept for the connection's lifetime
     transcript.add(msg.msgType, msg.messageSeq, msg.body);
     this.state = {
       kind: 'ExpectCertificate',

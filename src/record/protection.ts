@@ -61,10 +61,10 @@ export class RecordProtection12 {
   private readonly recordIvLength: number;
   private readonly tagLength: number;
   /** fixed_iv ‖ (explicit nonce) for GCM/CCM; fixed_iv XOR padded seq for ChaCha20. Rewritten per record. */
-  private readonly nonce = new Uint8Array(NONCE_LENGTH);
+  private readonly nonce: Uint8Array;
   /** The 12-byte ChaCha20 IV, or the 4-byte GCM/CCM salt. */
   private readonly fixedIv: Uint8Array;
-  private readonly aad = new Uint8Array(AAD_LENGTH);
+  private readonly aad: Uint8Array;
 
   /**
    * `aead` is keyed with the write key (for sealing) or the peer's write key (for opening); `fixedIv` is the
@@ -92,7 +92,12 @@ export class RecordProtection12 {
     this.recordIvLength = suite.recordIvLength;
     this.tagLength = suite.tagLength;
     this.overhead = suite.recordIvLength + suite.tagLength;
-    this.fixedIv = fixedIv.slice();
+    // One buffer for the three (a connection keeps two of these for its lifetime: one allocation each, not three).
+    const bytes = new Uint8Array(NONCE_LENGTH + AAD_LENGTH + fixedIv.length);
+    this.nonce = bytes.subarray(0, NONCE_LENGTH);
+    this.aad = bytes.subarray(NONCE_LENGTH, NONCE_LENGTH + AAD_LENGTH);
+    this.fixedIv = bytes.subarray(NONCE_LENGTH + AAD_LENGTH);
+    this.fixedIv.set(fixedIv);
     this.nonce.set(this.fixedIv, 0);
   }
 

@@ -5,7 +5,7 @@
  */
 import { Endpoint } from '../../src/core/endpoint.js';
 import type { ConnectionConfig } from '../../src/core/config.js';
-import { makeVerifier, resolveCommon } from '../../src/api/options.js';
+import { connectionConfig, makeVerifier, resolveCommon } from '../../src/api/options.js';
 import { SUITE, type PeerParams } from './peers.js';
 import { clientGroups } from './openssl.js';
 
@@ -16,19 +16,18 @@ export function clientConfigFor(p: PeerParams): ConnectionConfig {
     ciphers: [SUITE],
     ...(p.clientCert ? { cert: p.certs.clientCert, key: p.certs.clientKey } : {}),
   });
-  return { ...cc.base, role: 'client', servername: 'localhost', requestClientCertificate: false, requireClientCertificate: false, verifyPeer: makeVerifier(cc) };
+  return connectionConfig(cc.base, { role: 'client', servername: 'localhost', requestClientCertificate: false, requireClientCertificate: false, verifyPeer: makeVerifier(cc) });
 }
 
 export function serverEndpointFor(p: PeerParams): Endpoint {
   const sc = resolveCommon({ cert: p.certs.serverCert, key: p.certs.serverKey, ca: p.certs.ca, groups: [p.group], ciphers: [SUITE] });
-  const serverConfig: ConnectionConfig = {
-    ...sc.base,
+  const serverConfig = connectionConfig(sc.base, {
     role: 'server',
     servername: undefined,
     requestClientCertificate: p.clientCert,
     requireClientCertificate: p.clientCert,
     verifyPeer: makeVerifier(sc),
-  };
+  });
   return new Endpoint(() => serverConfig, sc.crypto, {
     maxConnections: 10_000_000,
     maxConnectionsPerAddress: 10_000_000,

@@ -12,7 +12,7 @@ import type { ConnectionConfig } from '../core/config.js';
 import { ApiMisuseError, DtlsError } from '../errors.js';
 import { literalLookup } from './lookup.js';
 import { DtlsSocket, monotonicNow, type DatagramTransport } from './socket.js';
-import { makeVerifier, resolveCommon, resolveServerLimits, socketBufferOptions, type ServerOptions } from './options.js';
+import { connectionConfig, makeVerifier, resolveCommon, resolveServerLimits, socketBufferOptions, type ServerOptions } from './options.js';
 
 export class DtlsServer extends EventEmitter {
   readonly endpoint: Endpoint;
@@ -32,14 +32,13 @@ export class DtlsServer extends EventEmitter {
     const requestCert = options.requestCert ?? false;
     const verifyPeer = makeVerifier(common);
     this.crypto = common.crypto;
-    const config: ConnectionConfig = {
-      ...common.base,
+    const config = connectionConfig(common.base, {
       role: 'server',
       servername: undefined,
       requestClientCertificate: requestCert,
       requireClientCertificate: requestCert && common.rejectUnauthorized,
       verifyPeer,
-    };
+    });
     this.endpoint = new Endpoint(() => config, common.crypto, resolveServerLimits(options));
     if (onSecureConnection !== undefined) this.on('secureConnection', onSecureConnection);
     this.ownsSocket = options.socket === undefined;

@@ -104,7 +104,7 @@ async function main(): Promise<number> {
       openssl:
         'server: openssl s_server -dtls1_2 -quiet -no_ticket (one client at a time; CPU from /proc/<pid>/schedstat); client: bench/openssl/dtls-hs-client.c, libssl in a loop (full handshakes, no session reuse) — repeated s_client runs would measure process start-up and -reconnect resumes sessions',
       throughput:
-        'one connection, the sender sends one message per record/datagram in bursts of ≤ 64 per event-loop turn with ≤ 256 unconfirmed sends; unpaced = as fast as the sender can; sustainable = highest paced rate found with < 0.1 % loss (descending trials from the rate delivered while flooded, then one bisection step); records/s at the receiver between its first and last delivery; default socket buffers',
+        'one connection, the sender sends one message per record/datagram in bursts of ≤ 64 per event-loop turn with ≤ 256 unconfirmed sends; unpaced = as fast as the sender can; sustainable = highest paced rate found with < 0.1 % loss (descending trials from the rate delivered while flooded, then three bisection steps); records/s at the receiver between its first and last delivery; default socket buffers. The ceiling (sealed) and ours run in turn twice (with --rounds ≥ 2), fresh processes each time, and each keeps its best run (runRates lists all)',
       rtt: 'one 64-byte message outstanding, echoed by the server worker; hrtime from send() to the message event',
       memory:
         'N connections established (32 at a time) and each sends one 16-byte message, so the server releases its final flight; then full GC (--expose-gc, repeated until stable) in both processes; per connection = (after − before) / N',

@@ -187,14 +187,34 @@ export async function throughputRun(ctx: Ctx, impl: Impl, size: number): Promise
   });
 }
 
+/**
+ * The target compares ours with the ceiling (dgram + node:crypto), each measured at a different moment of a VM
+ * whose speed drifts: the two are run in turn, twice with --rounds ≥ 2 (sealed, ours, sealed, ours), and each
+ * keeps its best run. Raw dgram and werift, context only, run once.
+ */
 export async function throughputCase(ctx: Ctx): Promise<void> {
   const impls: Impl[] = ['raw', 'sealed', ...ctx.opts.impls];
+  const runsOf = (impl: Impl): number => (impl === 'sealed' || impl === 'ours' ? Math.min(2, Math.max(1, ctx.opts.rounds)) : 1);
+  const rate = (r: ThroughputRow): number => r.sustainable?.recvRate ?? 0;
   for (const size of ctx.opts.sizes) {
+    const best = new Map<Impl, ThroughputRow>();
+    const rates = new Map<Impl, number[]>();
+    const rounds = Math.max(...impls.map(runsOf));
+    for (let round = 0; round < rounds; round++) {
+      for (const impl of impls) {
+        if (round >= runsOf(impl)) continue;
+        const name = `throughput ${impl} ${size} B${runsOf(impl) > 1 ? ` (run ${round + 1} of ${runsOf(impl)})` : ''}`;
+        ctx.log(`  ${name}`);
+        const row = await guarded(ctx, 'throughput', name, () => throughputRun(ctx, impl, size));
+        if (row === undefined) continue;
+        rates.set(impl, [...(rates.get(impl) ?? []), rate(row)]);
+        const prev = best.get(impl);
+        if (prev === undefined || rate(row) > rate(prev)) best.set(impl, row);
+      }
+    }
     for (const impl of impls) {
-      const name = `throughput ${impl} ${size} B`;
-      ctx.log(`  ${name}`);
-      const row = await guarded(ctx, 'throughput', name, () => throughputRun(ctx, impl, size));
-      if (row !== undefined) ctx.results.throughput.push(row);
+      const row = best.get(impl);
+      if (row !== undefined) ctx.results.throughput.push({ ...row, runs: rates.get(impl)!.length, runRates: rates.get(impl)! });
     }
   }
 }

@@ -36,7 +36,8 @@ export const USAGE = `npm run bench [-- options]         (or: node dist/bench/ru
   --duration S            seconds per measurement window (default 3; quick 0.3)
   --warmup S              seconds of warm-up before each window (default 1; quick 0.1)
   --rounds N              handshake cases: the pairs compared (ours and werift; the OpenSSL pairs) take turns in
-                          N slices of each window, so drift in machine speed touches them alike (default 3; quick 1)
+                          N slices of each window, so drift in machine speed touches them alike (default 3; quick 1);
+                          throughput: with N ≥ 2 the ceiling and ours run in turn twice and keep their best run
   --jit-warmup S          seconds of handshakes that warm each implementation's handshake processes up before
                           their first case, every configuration in turn (default 12; quick 0)
   --sizes A,B,...         record sizes for throughput (default 64,1000,1200; quick 1000)

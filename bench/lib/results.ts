@@ -51,6 +51,10 @@ export interface ThroughputRow {
   /** the highest paced rate found with loss < 0.1 % (undefined: none found in the trials) */
   sustainable: BlastStats | undefined;
   trials: BlastStats[];
+  /** complete runs (fresh processes each) this row is the best of; the ceiling and ours alternate (see --rounds) */
+  runs?: number;
+  /** each run's sustainable records/s at the receiver, in the order run (0: none found) */
+  runRates?: number[];
 }
 
 export interface RttRow {

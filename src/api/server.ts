@@ -9,6 +9,7 @@ import { EventEmitter } from 'node:events';
 import { isIPv6 } from 'node:net';
 import { Endpoint, type EndpointStatsSnapshot, type Remote } from '../core/endpoint.js';
 import type { ConnectionConfig } from '../core/config.js';
+import type { Connection } from '../core/connection.js';
 import { ApiMisuseError, DtlsError } from '../errors.js';
 import { literalLookup } from './lookup.js';
 import { DtlsSocket, monotonicNow, type DatagramTransport } from './socket.js';
@@ -18,7 +19,8 @@ export class DtlsServer extends EventEmitter {
   readonly endpoint: Endpoint;
   private socket: dgram.Socket | undefined;
   private readonly ownsSocket: boolean;
-  private readonly sockets = new Map<string, DtlsSocket>();
+  /** The socket of each connection (by connection, so a datagram costs no second address:port key). */
+  private readonly sockets = new Map<Connection, DtlsSocket>();
   private closing = false;
   private readonly buffers: { recvBufferSize: number; sendBufferSize: number };
   private readonly crypto: ConnectionConfig['crypto'];
@@ -73,7 +75,6 @@ export class DtlsServer extends EventEmitter {
   handleDatagram(msg: Uint8Array, rinfo: { address: string; port: number; family?: string }): void {
     if (this.closing) return;
     const remote: Remote = rinfo; // read only here; copied below when a new connection keeps it
-    const existing = this.sockets.get(`${remote.address}|${remote.port}`);
     const result = this.endpoint.handleDatagram(monotonicNow(), msg, remote);
     if (result.kind === 'reply') {
       this.socket?.send(result.datagram, remote.port, remote.address);
@@ -81,15 +82,12 @@ export class DtlsServer extends EventEmitter {
     }
     if (result.kind === 'dropped') return;
     // A client that restarted on the same address:port replaced its old connection: let the old socket report it.
-    if (result.replaced !== undefined && existing?.connection === result.replaced) existing.pump();
+    if (result.replaced !== undefined) this.sockets.get(result.replaced)?.pump();
     const conn = result.connection;
     // A new connection used the provider's key pair: have the next one made once this turn's output is out.
     if (result.isNew) this.prepareKeyShareWhenIdle();
-    let sock = result.isNew ? undefined : existing;
-    if (sock === undefined || sock.connection !== conn) {
-      // A copy: a caller of handleDatagram may reuse its rinfo object, and the new socket keeps its peer's address.
-      sock = this.wrap(conn, { address: remote.address, port: remote.port }, rinfo.family ?? (isIPv6(remote.address) ? 'IPv6' : 'IPv4'));
-    }
+    // A copy: a caller of handleDatagram may reuse its rinfo object, and the new socket keeps its peer's address.
+    const sock = this.sockets.get(conn) ?? this.wrap(conn, { address: remote.address, port: remote.port }, rinfo.family ?? (isIPv6(remote.address) ? 'IPv6' : 'IPv4'));
     sock.pump();
   }
 
@@ -102,8 +100,7 @@ export class DtlsServer extends EventEmitter {
     });
   }
 
-  private wrap(conn: DtlsSocket['connection'], remote: Remote, family: string): DtlsSocket {
-    const key = `${remote.address}|${remote.port}`;
+  private wrap(conn: Connection, remote: Remote, family: string): DtlsSocket {
     const transport: DatagramTransport = {
       send: (d, done) => {
         if (this.socket === undefined) return done(new ApiMisuseError('ERR_DTLS_NOT_LISTENING', 'server socket is closed'));
@@ -115,15 +112,11 @@ export class DtlsServer extends EventEmitter {
       localAddress: () => this.address(),
     };
     const sock = new DtlsSocket(conn, transport);
-    const old = this.sockets.get(key);
-    if (old !== undefined && old !== sock) old.onFinished = undefined;
-    this.sockets.set(key, sock);
+    this.sockets.set(conn, sock);
     sock.onUnhandledError = (err) => this.emit('clientError', err, sock);
     sock.onFinished = () => {
-      if (this.sockets.get(key) === sock) {
-        this.sockets.delete(key);
-        if (this.endpoint.get(remote) === conn) this.endpoint.remove(remote);
-      }
+      this.sockets.delete(conn);
+      if (this.endpoint.get(remote) === conn) this.endpoint.remove(remote);
     };
     sock.once('secureConnect', () => this.emit('secureConnection', sock));
     return sock;

@@ -116,43 +116,44 @@ export async function compareHandshakes(
   concurrency: number,
 ): Promise<(HandshakeRow | Error)[]> {
   const failed = new Map<number, Error>();
-  const fail = (i: number, e: unknown): void => {
-    if (!failed.has(i)) failed.set(i, e instanceof Error ? e : new Error(String(e)));
-  };
   const servers = new Map<PeerName, ServerSide | Error>();
   const clients = new Map<PeerName, RunClient | Error>();
   try {
     // Clients first: starting one may JIT-warm its implementation's processes, during which a server would idle.
     for (const { client } of pairs) {
-      if (!clients.has(client)) clients.set(client, await startClientSide(ctx, client, group, clientCert, concurrency).catch((e: unknown) => asError(e)));
+      if (!clients.has(client)) clients.set(client, await startClientSide(ctx, client, group, clientCert, concurrency).catch(asError));
     }
     for (const { server } of pairs) {
-      if (!servers.has(server)) servers.set(server, await startServerSide(ctx, server, group, clientCert).catch((e: unknown) => asError(e)));
+      if (!servers.has(server)) servers.set(server, await startServerSide(ctx, server, group, clientCert).catch(asError));
     }
+    const sides = pairs.map((pair, i) => {
+      const srv = servers.get(pair.server)!;
+      const run = clients.get(pair.client)!;
+      if (srv instanceof Error || run instanceof Error) {
+        failed.set(i, srv instanceof Error ? srv : (run as Error));
+        return undefined;
+      }
+      return { srv, run };
+    });
+    /** Runs `fn` for each pair still going, in order; a pair whose run throws is out from then on. */
+    const eachPair = async (fn: (i: number, srv: ServerSide, run: RunClient) => Promise<void>): Promise<void> => {
+      for (let i = 0; i < pairs.length; i++) {
+        const side = sides[i];
+        if (side === undefined || failed.has(i)) continue;
+        await fn(i, side.srv, side.run).catch((e: unknown) => failed.set(i, asError(e)));
+      }
+    };
+    // Each pair's own warm-up, then the rounds.
+    if (ctx.opts.warmupS > 0) await eachPair(async (_i, srv, run) => void (await run(srv.port, Math.round(ctx.opts.warmupS * 1000))));
     const tallies = pairs.map(() => new PairTally());
     const rounds = Math.max(1, ctx.opts.rounds);
     const sliceMs = Math.max(50, Math.round((ctx.opts.durationS * 1000) / rounds));
-    for (let round = -1; round < rounds; round++) {
-      for (let i = 0; i < pairs.length; i++) {
-        if (failed.has(i)) continue;
-        const srv = servers.get(pairs[i]!.server)!;
-        const run = clients.get(pairs[i]!.client)!;
-        if (srv instanceof Error) fail(i, srv);
-        if (run instanceof Error) fail(i, run);
-        if (srv instanceof Error || run instanceof Error) continue;
-        try {
-          if (round < 0) {
-            // Each pair's own warm-up, before the first round.
-            if (ctx.opts.warmupS > 0) await run(srv.port, Math.round(ctx.opts.warmupS * 1000));
-            continue;
-          }
-          const s0 = await srv.cpuUs();
-          const r = await run(srv.port, sliceMs);
-          tallies[i]!.add(r, (await srv.cpuUs()) - s0);
-        } catch (e) {
-          fail(i, e);
-        }
-      }
+    for (let round = 0; round < rounds; round++) {
+      await eachPair(async (i, srv, run) => {
+        const s0 = await srv.cpuUs();
+        const r = await run(srv.port, sliceMs);
+        tallies[i]!.add(r, (await srv.cpuUs()) - s0);
+      });
     }
     return pairs.map((pair, i) => {
       const f = failed.get(i);

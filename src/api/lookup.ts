@@ -2,8 +2,9 @@
  * A dgram `lookup` for the sockets we create. node:dgram resolves the address of every send() to an unconnected
  * socket, and of bind() and connect(), through dns.lookup, which for an IP literal still costs a process.nextTick
  * hop and a closure per datagram — on a server socket that is every datagram it sends. Once the socket is bound,
- * an IP literal is answered synchronously (node 20 passes the family as a number, @types/node says options) (dgram still reports send, connect and errors asynchronously); names, and
- * everything before 'listening' (so bind's own events keep their asynchronous order), go to dns.lookup.
+ * an IP literal is answered synchronously; dgram still reports send, connect and errors asynchronously. Names,
+ * and everything before 'listening' (so bind's own events keep their asynchronous order), go to dns.lookup.
+ * (node 20 passes the family as a number, where @types/node says options: both are handled.)
  */
 import type dgram from 'node:dgram';
 import { lookup as dnsLookup, type LookupOneOptions } from 'node:dns';

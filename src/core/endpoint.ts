@@ -119,6 +119,7 @@ export function remoteKey(r: Remote): string {
 interface Slot {
   readonly key: string;
   readonly address: string;
+  readonly port: number;
   readonly connection: Connection;
   /** Counted in the handshaking totals. */
   handshaking: boolean;
@@ -139,6 +140,12 @@ export class Endpoint {
   readonly stats = new EndpointStats();
   readonly limits: EndpointLimits;
   private readonly slots = new Map<string, Slot>();
+  /**
+   * The slot the last datagram went to. Peers send in bursts, and finding a slot by address:port means building
+   * and hashing a key string per datagram: the last one is compared field by field first. Forgotten whenever a
+   * slot is added or released, so it is always one of `slots`.
+   */
+  private lastSlot: Slot | undefined;
   private readonly perAddress = new Map<string, AddressCounts>();
   /** Connections in the handshaking phase; kept exact by each connection's phase hook, so reading it is O(1). */
   private handshakingCount = 0;
@@ -193,8 +200,11 @@ export class Endpoint {
 
   handleDatagram(now: number, datagram: Uint8Array, remote: Remote): EndpointResult {
     this.stats.datagramsReceived++;
-    const key = remoteKey(remote);
-    const slot = this.slots.get(key);
+    let slot = this.lastSlot;
+    if (slot === undefined || slot.port !== remote.port || slot.address !== remote.address) {
+      slot = this.slots.get(remoteKey(remote));
+      this.lastSlot = slot;
+    }
     const existing = slot?.connection;
     if (slot !== undefined && existing !== undefined && !existing.isClosed) {
       // A fresh ClientHello (epoch 0) with another client random is a client that restarted on the same port
@@ -209,7 +219,7 @@ export class Endpoint {
         return { kind: 'connection', connection: existing, isNew: false };
       }
     }
-    return this.handleNewPeer(now, datagram, remote, key);
+    return this.handleNewPeer(now, datagram, remote, slot?.key ?? remoteKey(remote));
   }
 
   /** An epoch-0 ClientHello (first fragment) with a message_seq above the one the connection was made for. */
@@ -296,8 +306,18 @@ export class Endpoint {
       }
     }
     const connection = new Connection(this.makeConfig(remote));
-    const slot: Slot = { key, address: remote.address, connection, handshaking: true, released: false, helloSeq: fragment.messageSeq, verifyRequestSince: false };
+    const slot: Slot = {
+      key,
+      address: remote.address,
+      port: remote.port,
+      connection,
+      handshaking: true,
+      released: false,
+      helloSeq: fragment.messageSeq,
+      verifyRequestSince: false,
+    };
     this.slots.set(key, slot);
+    this.lastSlot = undefined;
     const counts = this.perAddress.get(remote.address) ?? { connections: 0, handshaking: 0 };
     counts.connections++;
     counts.handshaking++;
@@ -363,6 +383,7 @@ export class Endpoint {
     if (slot.released) return;
     this.endHandshaking(slot);
     slot.released = true;
+    if (this.lastSlot === slot) this.lastSlot = undefined;
     if (this.slots.get(slot.key) === slot) this.slots.delete(slot.key);
     const a = this.perAddress.get(slot.address);
     if (a !== undefined) {

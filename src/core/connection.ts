@@ -11,7 +11,7 @@ import { AlertDescription, AlertLevel, ContentType, HandshakeType, ProtocolVersi
 import { decodeAlert, encodeAlert } from '../msgs/alert.js';
 import { decodeHandshakeFragments, type HandshakeFragment } from '../msgs/handshake.js';
 import { decodeClientHello, type ClientHello } from '../msgs/client-hello.js';
-import { RECORD_HEADER_LENGTH, type RawRecord } from '../record/header12.js';
+import { MAX_CIPHERTEXT_LENGTH, RECORD_HEADER_LENGTH, readSequenceNumber, type RawRecord } from '../record/header12.js';
 import { splitDatagram } from '../record/deframer.js';
 import { ReplayWindow } from '../record/replay.js';
 import { sealPlaintextRecord, type RecordProtection12 } from '../record/protection.js';
@@ -203,6 +203,7 @@ export class Connection implements HandshakeHost {
       this.stats.discard('after_close');
       return;
     }
+    if (this.phase === 'connected' && this.receiveApplicationRecord(datagram)) return;
     const { records, malformed } = splitDatagram(datagram);
     if (malformed) this.stats.discard('malformed');
     let peerRetransmitted = false;
@@ -318,6 +319,8 @@ export class Connection implements HandshakeHost {
   }
 
   pollEvent(): ConnectionEvent | undefined {
+    // The usual case, one event queued: taken with pop(), which leaves the queue empty without resizing it.
+    if (this.eventHead === 0 && this.events.length === 1) return this.events.pop();
     if (this.eventHead >= this.events.length) {
       if (this.eventHead > 0) {
         this.events.length = 0;
@@ -427,6 +430,48 @@ export class Connection implements HandshakeHost {
 
   // ---------------------------------------------------------------- receive path
 
+  /**
+   * The common case once connected, without the framing objects of the general path: a datagram that is exactly
+   * one application_data record (RFC 6347 §4.1) of the current read epoch. Returns false, having done and counted
+   * nothing, for anything else, which then takes the general path (splitDatagram, handleRecord); for this kind
+   * of record both do the same checks in the same order: version, replay window (§4.1.2.6), authentication.
+   */
+  private receiveApplicationRecord(d: Uint8Array): boolean {
+    const end = d.length;
+    if (end < RECORD_HEADER_LENGTH || d[0] !== ContentType.application_data || d[1] !== 0xfe) return false;
+    const length = (d[11]! << 8) | d[12]!;
+    if (RECORD_HEADER_LENGTH + length !== end || length > MAX_CIPHERTEXT_LENGTH) return false;
+    const state = this.read;
+    const protection = state.protection;
+    if (protection === undefined || ((d[3]! << 8) | d[4]!) !== state.epoch) return false;
+    this.stats.recordsReceived++;
+    const seq = readSequenceNumber(d, 0);
+    if (!state.replay.check(seq)) {
+      this.stats.discard('replay');
+      return true;
+    }
+    const plaintext = protection.openFragment(ContentType.application_data, (d[1]! << 8) | d[2]!, state.epoch, seq, d.subarray(RECORD_HEADER_LENGTH));
+    if (plaintext === undefined) {
+      this.onBadRecord();
+      return true;
+    }
+    state.replay.mark(seq);
+    this.lastReceivedAt = this.now;
+    this.onApplicationData(plaintext);
+    return true;
+  }
+
+  /** A record failed authentication: discarded and counted, and past maxBadRecords the connection fails. */
+  private onBadRecord(): void {
+    this.stats.discard('bad_mac');
+    const maxBad = this.config.maxBadRecords ?? 0;
+    if (maxBad > 0 && this.stats.discarded.bad_mac >= maxBad) {
+      this.fail(
+        new PeerMisbehavedError('ERR_DTLS_TOO_MANY_BAD_RECORDS', `${this.stats.discarded.bad_mac} records failed authentication (maxBadRecords ${maxBad})`, AlertDescription.bad_record_mac),
+      );
+    }
+  }
+
   /** Returns true when the record shows the peer retransmitting its previous flight. */
   private handleRecord(rec: RawRecord, fresh: boolean): boolean {
     const h = rec.header;
@@ -473,13 +518,7 @@ export class Connection implements HandshakeHost {
     if (state.protection !== undefined) {
       plaintext = state.protection.open(h, rec.fragment);
       if (plaintext === undefined) {
-        this.stats.discard('bad_mac');
-        const maxBad = this.config.maxBadRecords ?? 0;
-        if (maxBad > 0 && this.stats.discarded.bad_mac >= maxBad) {
-          this.fail(
-            new PeerMisbehavedError('ERR_DTLS_TOO_MANY_BAD_RECORDS', `${this.stats.discarded.bad_mac} records failed authentication (maxBadRecords ${maxBad})`, AlertDescription.bad_record_mac),
-          );
-        }
+        this.onBadRecord();
         return false;
       }
     }

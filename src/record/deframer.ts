@@ -16,7 +16,7 @@
  * reported through `malformed`, never thrown, because a bad datagram must be discarded silently and counted
  * (RFC 6347 §4.1.2.7).
  */
-import { MAX_CIPHERTEXT_LENGTH, RECORD_HEADER_LENGTH, type RawRecord } from './header12.js';
+import { MAX_CIPHERTEXT_LENGTH, RECORD_HEADER_LENGTH, readSequenceNumber, type RawRecord } from './header12.js';
 
 /** Lowest and highest content type accepted: change_cipher_spec (20) .. ack (26). */
 const MIN_CONTENT_TYPE = 20;
@@ -55,10 +55,7 @@ export function splitDatagram(datagram: Uint8Array): SplitResult {
         contentType,
         version: (b[o + 1]! << 8) | b[o + 2]!,
         epoch: (b[o + 3]! << 8) | b[o + 4]!,
-        sequenceNumber:
-          ((b[o + 5]! << 8) | b[o + 6]!) * 0x1_0000_0000 +
-          ((b[o + 7]! << 24) >>> 0) +
-          ((b[o + 8]! << 16) | (b[o + 9]! << 8) | b[o + 10]!),
+        sequenceNumber: readSequenceNumber(b, o),
         length,
       },
       fragment: b.subarray(fragmentStart, recordEnd),

@@ -86,6 +86,11 @@ export function writeHeaderFields(
   out[offset + 12] = length;
 }
 
+/** The uint48 sequence_number of the header at `o` (the caller guarantees the 13 bytes). */
+export function readSequenceNumber(b: Uint8Array, o: number): number {
+  return ((b[o + 5]! << 8) | b[o + 6]!) * 0x1_0000_0000 + ((b[o + 7]! << 24) >>> 0) + ((b[o + 8]! << 16) | (b[o + 9]! << 8) | b[o + 10]!);
+}
+
 /**
  * Reads a header at `offset`, or returns undefined when fewer than 13 bytes remain. It does not check
  * the fields (see `splitDatagram` for that).
@@ -98,10 +103,7 @@ export function readRecordHeader(bytes: Uint8Array, offset = 0): RecordHeader | 
     contentType: b[o]!,
     version: (b[o + 1]! << 8) | b[o + 2]!,
     epoch: (b[o + 3]! << 8) | b[o + 4]!,
-    sequenceNumber:
-      ((b[o + 5]! << 8) | b[o + 6]!) * 0x1_0000_0000 +
-      ((b[o + 7]! << 24) >>> 0) +
-      ((b[o + 8]! << 16) | (b[o + 9]! << 8) | b[o + 10]!),
+    sequenceNumber: readSequenceNumber(b, o),
     length: (b[o + 11]! << 8) | b[o + 12]!,
   };
 }

@@ -191,16 +191,22 @@ export class RecordProtection12 {
    * bytes (RFC 6347 §4.1 / RFC 5246 §6.2.3), or the tag does not verify. Never throws.
    */
   open(header: RecordHeader, fragment: Uint8Array): Uint8Array | undefined {
+    if (header.length !== fragment.length) return undefined;
+    return this.openFragment(header.contentType, header.version, header.epoch, header.sequenceNumber, fragment);
+  }
+
+  /**
+   * `open` with the header's fields given one by one (for a receive path that reads them straight from the
+   * datagram, without a header object); the caller has checked that the header's length is the fragment's.
+   */
+  openFragment(contentType: number, version: number, epoch: number, seq: number, fragment: Uint8Array): Uint8Array | undefined {
     const ivLen = this.recordIvLength;
     const plaintextLength = fragment.length - ivLen - this.tagLength;
     if (plaintextLength < 0 || plaintextLength > MAX_PLAINTEXT_LENGTH) return undefined;
-    if (header.length !== fragment.length) return undefined;
-    const seq = header.sequenceNumber;
-    const epoch = header.epoch;
     if (!(seq >= 0 && seq <= MAX_SEQUENCE_NUMBER) || !(epoch >= 0 && epoch <= MAX_EPOCH)) return undefined;
     const hi = Math.floor(seq / 0x1_0000_0000);
     const lo = seq >>> 0;
-    this.fillNonceAndAad(header.contentType, header.version, epoch, hi, lo, plaintextLength);
+    this.fillNonceAndAad(contentType, version, epoch, hi, lo, plaintextLength);
     if (ivLen !== 0) {
       // GCM/CCM: the explicit nonce is whatever the sender put on the wire.
       const n = this.nonce;

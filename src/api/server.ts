@@ -12,7 +12,7 @@ import type { ConnectionConfig } from '../core/config.js';
 import type { Connection } from '../core/connection.js';
 import { ApiMisuseError, DtlsError } from '../errors.js';
 import { literalLookup } from './lookup.js';
-import { DtlsSocket, monotonicNow, type DatagramTransport } from './socket.js';
+import { datagramView, DtlsSocket, monotonicNow, type DatagramTransport } from './socket.js';
 import { connectionConfig, makeVerifier, resolveCommon, resolveServerLimits, socketBufferOptions, type ServerOptions } from './options.js';
 
 export class DtlsServer extends EventEmitter {
@@ -50,7 +50,7 @@ export class DtlsServer extends EventEmitter {
 
   private attach(socket: dgram.Socket): void {
     this.socket = socket;
-    socket.on('message', (msg, rinfo) => this.handleDatagram(msg, rinfo));
+    socket.on('message', (msg, rinfo) => this.handleDatagram(datagramView(msg), rinfo));
     socket.on('error', (err) => this.emit('error', err));
     socket.on('listening', () => this.emit('listening'));
   }

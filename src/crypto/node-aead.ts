@@ -50,12 +50,36 @@ function word(n: Uint8Array, i: number): number {
   return ((n[i]! << 24) | (n[i + 1]! << 16) | (n[i + 2]! << 8) | n[i + 3]!) >>> 0;
 }
 
+/** The 13-byte DTLS 1.2 additional data as four words (the last one byte); -1 in all four for none. */
+interface AadWords {
+  readonly a0: number;
+  readonly a1: number;
+  readonly a2: number;
+  readonly a3: number;
+}
+
+function aadMatches(p: AadWords, aad: Uint8Array): boolean {
+  return aad.length === 13 && p.a0 === word(aad, 0) && p.a1 === word(aad, 4) && p.a2 === word(aad, 8) && p.a3 === aad[12];
+}
+
+interface Prepared extends AadWords {
+  readonly direction: 'seal' | 'open';
+  readonly object: AeadCipher | AeadDecipher;
+  readonly w0: number;
+  readonly w1: number;
+  readonly w2: number;
+  /** The object has taken in the additional data a0..a3 (setAAD done). */
+  readonly aadSet: boolean;
+}
+
 export class NodeAead implements Aead {
   readonly tagLength: 16 | 8;
   /** CCM and ChaCha20-Poly1305 need the plaintext length with the AAD. */
   private readonly lengthWithAad: boolean;
+  /** CCM: node takes the tag before the additional data when opening. */
+  private readonly isCcm: boolean;
   /** At most one cipher object made ahead of time, for one direction and one nonce (words w0 ‖ w1 ‖ w2). */
-  private prepared: { readonly direction: 'seal' | 'open'; readonly object: AeadCipher | AeadDecipher; readonly w0: number; readonly w1: number; readonly w2: number } | undefined;
+  private prepared: Prepared | undefined;
 
   constructor(
     readonly algorithm: AeadAlgorithm,
@@ -63,6 +87,7 @@ export class NodeAead implements Aead {
   ) {
     this.tagLength = algorithm === 'aes-128-ccm8' ? 8 : 16;
     this.lengthWithAad = algorithm !== 'aes-128-gcm' && algorithm !== 'aes-256-gcm';
+    this.isCcm = algorithm === 'aes-128-ccm' || algorithm === 'aes-128-ccm8';
   }
 
   private newCipher(nonce: Uint8Array): AeadCipher {
@@ -79,33 +104,51 @@ export class NodeAead implements Aead {
     return createDecipheriv('aes-128-ccm', this.key, nonce, { authTagLength: this.tagLength });
   }
 
-  prepare(nonce: Uint8Array, direction: 'seal' | 'open'): void {
+  /**
+   * Makes the cipher object for this nonce now. With `aad` (13 bytes), also gives it that additional data, except
+   * for opening with CCM, where node needs the tag first (then the guess is ignored).
+   */
+  prepare(nonce: Uint8Array, direction: 'seal' | 'open', aad?: Uint8Array): void {
     checkNonce(nonce);
     const p = this.prepared;
     const w0 = word(nonce, 0);
     const w1 = word(nonce, 4);
     const w2 = word(nonce, 8);
-    if (p !== undefined && p.direction === direction && p.w0 === w0 && p.w1 === w1 && p.w2 === w2) return;
+    const withAad = aad !== undefined && aad.length === 13 && (direction === 'seal' || !this.isCcm);
+    if (p !== undefined && p.direction === direction && p.w0 === w0 && p.w1 === w1 && p.w2 === w2) {
+      if (!p.aadSet || (withAad && aadMatches(p, aad))) return;
+    }
     let object: AeadCipher | AeadDecipher;
     try {
       object = direction === 'seal' ? this.newCipher(nonce) : this.newDecipher(nonce);
+      if (withAad) this.setAad(object, aad, (aad[11]! << 8) | aad[12]!);
     } catch {
       // A hint only (it runs from the socket driver, where a throw would be uncaught): the record's own seal or
       // open makes the object again and reports any failure where it belongs.
       this.prepared = undefined;
       return;
     }
-    this.prepared = { direction, object, w0, w1, w2 };
+    this.prepared = withAad
+      ? { direction, object, w0, w1, w2, aadSet: true, a0: word(aad, 0), a1: word(aad, 4), a2: word(aad, 8), a3: aad[12]! }
+      : { direction, object, w0, w1, w2, aadSet: false, a0: -1, a1: -1, a2: -1, a3: -1 };
   }
 
-  /** The object prepared for exactly this direction and nonce, which is forgotten (used once), or undefined. */
-  private take(nonce: Uint8Array, direction: 'seal' | 'open'): AeadCipher | AeadDecipher | undefined {
+  /**
+   * What was prepared for exactly this direction and nonce (and additional data, if it took some in), which is
+   * forgotten (used once), or undefined. An object that took in other additional data is of no use: dropped.
+   */
+  private take(nonce: Uint8Array, direction: 'seal' | 'open', aad: Uint8Array): Prepared | undefined {
     const p = this.prepared;
     if (p === undefined || p.direction !== direction || p.w0 !== word(nonce, 0) || p.w1 !== word(nonce, 4) || p.w2 !== word(nonce, 8)) {
       return undefined;
     }
     this.prepared = undefined;
-    return p.object;
+    return p.aadSet && !aadMatches(p, aad) ? undefined : p;
+  }
+
+  private setAad(object: AeadCipher | AeadDecipher, aad: Uint8Array, plaintextLength: number): void {
+    if (this.lengthWithAad) object.setAAD(aad, { plaintextLength });
+    else (object as CipherGCM).setAAD(aad);
   }
 
   seal(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array {
@@ -120,9 +163,9 @@ export class NodeAead implements Aead {
     if (!(offset >= 0) || offset + sealedLength > out.length) {
       throw new InternalError(`no room for ${sealedLength} sealed bytes at offset ${offset} of ${out.length}`);
     }
-    const c = (this.take(nonce, 'seal') as AeadCipher | undefined) ?? this.newCipher(nonce);
-    if (this.lengthWithAad) c.setAAD(aad, { plaintextLength: plaintext.length });
-    else (c as CipherGCM).setAAD(aad);
+    const p = this.take(nonce, 'seal', aad);
+    const c = p !== undefined ? (p.object as AeadCipher) : this.newCipher(nonce);
+    if (p === undefined || !p.aadSet) this.setAad(c, aad, plaintext.length);
     const body = c.update(plaintext.length === 0 ? EMPTY_INPUT : plaintext);
     c.final();
     out.set(body, offset);
@@ -134,10 +177,10 @@ export class NodeAead implements Aead {
     const n = ciphertextAndTag.length - this.tagLength;
     if (n < 0 || nonce.length !== NONCE_LENGTH) return undefined;
     try {
-      const d = (this.take(nonce, 'open') as AeadDecipher | undefined) ?? this.newDecipher(nonce);
+      const p = this.take(nonce, 'open', aad);
+      const d = p !== undefined ? (p.object as AeadDecipher) : this.newDecipher(nonce);
       d.setAuthTag(ciphertextAndTag.subarray(n));
-      if (this.lengthWithAad) d.setAAD(aad, { plaintextLength: n });
-      else (d as DecipherGCM).setAAD(aad);
+      if (p === undefined || !p.aadSet) this.setAad(d, aad, n);
       const body = d.update(ciphertextAndTag.subarray(0, n));
       d.final(); // throws on a bad tag (CCM: update() found it, final() reports it)
       return view(body);

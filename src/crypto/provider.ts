@@ -26,8 +26,10 @@ export interface Aead {
   /**
    * Optional: do ahead of time, for this nonce, the per-record setup that the next seal or open with it would do
    * (node: creating the cipher object), so that it is off that record's path. A hint only; results are the same.
+   * With `aad` (a guess of the next record's DTLS 1.2 additional data, 13 bytes ending in the plaintext length),
+   * it may take that in too; the preparation then serves only a seal or open with this nonce and this data.
    */
-  prepare?(nonce: Uint8Array, direction: 'seal' | 'open'): void;
+  prepare?(nonce: Uint8Array, direction: 'seal' | 'open', aad?: Uint8Array): void;
 }
 
 /** An ephemeral key-agreement key pair for one handshake. */

@@ -52,6 +52,8 @@ import {
 
 const NONCE_LENGTH = 12;
 const AAD_LENGTH = 13;
+/** ContentType.application_data (RFC 5246 §6.2.1). */
+const APPLICATION_DATA = 23;
 
 export class RecordProtection12 {
   readonly suite: CipherSuite;
@@ -65,6 +67,11 @@ export class RecordProtection12 {
   /** The 12-byte ChaCha20 IV, or the 4-byte GCM/CCM salt. */
   private readonly fixedIv: Uint8Array;
   private readonly aad: Uint8Array;
+  /** Plaintext length (-1: none yet) and version of the last application_data record sealed, and opened. */
+  private sealedDataLength = -1;
+  private sealedDataVersion = 0;
+  private openedDataLength = -1;
+  private openedDataVersion = 0;
 
   /**
    * `aead` is keyed with the write key (for sealing) or the peer's write key (for opening); `fixedIv` is the
@@ -153,6 +160,10 @@ export class RecordProtection12 {
       throw new InternalError(`AEAD wrote ${sealedLength} bytes for ${plaintext.length} bytes of plaintext`);
     }
     writeHeaderFields(out, offset, contentType, version, epoch, seq, ivLen + sealedLength);
+    if (contentType === APPLICATION_DATA) {
+      this.sealedDataLength = plaintext.length;
+      this.sealedDataVersion = version;
+    }
     if (ivLen !== 0) {
       // nonce_explicit = epoch ‖ sequence_number, the last 8 bytes of the GCM/CCM nonce.
       const n = this.nonce;
@@ -177,11 +188,19 @@ export class RecordProtection12 {
     this.prepare('open', epoch, seq);
   }
 
-  /** The nonce of record (epoch, seq), handed to the AEAD's prepare; out-of-range numbers are ignored. */
+  /**
+   * The nonce of record (epoch, seq), handed to the AEAD's prepare; out-of-range numbers are ignored. Once an
+   * application_data record went this way, the additional data too, guessing that the next one is application
+   * data of the same length (echoes, requests and replies, media frames): a wrong guess only costs the
+   * preparation.
+   */
   private prepare(direction: 'seal' | 'open', epoch: number, seq: number): void {
     if (this.aead.prepare === undefined || !(seq >= 0 && seq <= MAX_SEQUENCE_NUMBER)) return;
-    this.fillNonceAndAad(0, 0, epoch, Math.floor(seq / 0x1_0000_0000), seq >>> 0, 0);
-    this.aead.prepare(this.nonce, direction);
+    const seal = direction === 'seal';
+    const length = seal ? this.sealedDataLength : this.openedDataLength;
+    const version = seal ? this.sealedDataVersion : this.openedDataVersion;
+    this.fillNonceAndAad(APPLICATION_DATA, version, epoch, Math.floor(seq / 0x1_0000_0000), seq >>> 0, Math.max(0, length));
+    this.aead.prepare(this.nonce, direction, length >= 0 ? this.aad : undefined);
   }
 
   /**
@@ -212,11 +231,17 @@ export class RecordProtection12 {
       const n = this.nonce;
       for (let i = 0; i < 8; i++) n[4 + i] = fragment[i]!;
     }
+    let plaintext: Uint8Array | undefined;
     try {
-      return this.aead.open(this.nonce, this.aad, ivLen === 0 ? fragment : fragment.subarray(ivLen));
+      plaintext = this.aead.open(this.nonce, this.aad, ivLen === 0 ? fragment : fragment.subarray(ivLen));
     } catch {
       return undefined;
     }
+    if (plaintext !== undefined && contentType === APPLICATION_DATA) {
+      this.openedDataLength = plaintextLength;
+      this.openedDataVersion = version;
+    }
+    return plaintext;
   }
 
   /**

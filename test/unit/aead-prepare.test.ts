@@ -58,6 +58,41 @@ describe('Aead.prepare (node:crypto)', () => {
       assert.equal(aead.open(n2, aad, plain.seal(n2, aad, pt))?.length, pt.length, 'other nonce opens');
       assert.deepEqual(aead.open(n1, aad, sealed), pt, 'prepared open kept for its own nonce');
     });
+
+    it(`${alg}: a preparation that took in guessed additional data serves only that data; another is sealed and opened right`, () => {
+      const key = bytes(alg === 'aes-256-gcm' || alg === 'chacha20-poly1305' ? 32 : 16, 9);
+      const plain = provider.createAead(alg, key);
+      const aead = provider.createAead(alg, key);
+      const peek = (): { direction: string; aadSet: boolean } | undefined => (aead as unknown as { prepared?: { direction: string; aadSet: boolean } }).prepared;
+      const nonce = bytes(12, 4);
+      const pt = bytes(64, 6);
+      // DTLS 1.2 additional data: epoch ‖ seq ‖ type ‖ version ‖ plaintext length (64).
+      const aad = Uint8Array.from([0, 1, 0, 0, 0, 0, 0, 5, 23, 0xfe, 0xfd, 0, 64]);
+      const otherAad = Uint8Array.from([0, 1, 0, 0, 0, 0, 0, 5, 23, 0xfe, 0xfd, 0, 63]);
+      const sealed = plain.seal(nonce, aad, pt);
+
+      aead.prepare!(nonce, 'seal', aad);
+      assert.equal(peek()?.aadSet, true, 'the seal took the guess in');
+      assert.deepEqual(aead.seal(nonce, aad, pt), sealed, 'guess right');
+      aead.prepare!(nonce, 'seal', otherAad);
+      assert.deepEqual(aead.seal(nonce, aad, pt), sealed, 'guess wrong: a fresh object');
+      assert.equal(peek(), undefined, 'the object with the wrong data is dropped');
+      aead.prepare!(nonce, 'seal', otherAad);
+      assert.deepEqual(aead.seal(nonce, otherAad, pt.subarray(1)), plain.seal(nonce, otherAad, pt.subarray(1)), 'its own data');
+
+      const ccm = alg === 'aes-128-ccm' || alg === 'aes-128-ccm8';
+      aead.prepare!(nonce, 'open', aad);
+      // node's CCM takes the tag before the additional data: an open is prepared without it.
+      assert.equal(peek()?.aadSet, !ccm);
+      assert.deepEqual(aead.open(nonce, aad, sealed), pt, 'guess right');
+      aead.prepare!(nonce, 'open', otherAad);
+      assert.deepEqual(aead.open(nonce, aad, sealed), pt, 'guess wrong');
+      aead.prepare!(nonce, 'open', aad);
+      const forged = sealed.slice();
+      forged[0]! ^= 1;
+      assert.equal(aead.open(nonce, aad, forged), undefined, 'a forgery is refused by the prepared object');
+      assert.deepEqual(aead.open(nonce, aad, sealed), pt, 'and the genuine record then opens');
+    });
   }
 });
 
@@ -87,6 +122,29 @@ describe('RecordProtection12.prepareSeal / prepareOpen (RFC 6347 §4.1.2.1 nonce
       // Out-of-range sequence numbers are ignored, not thrown on.
       prepared.prepareSeal(1, 2 ** 48);
       prepared.prepareOpen(1, -1);
+    });
+  }
+});
+
+describe('RecordProtection12: guessing the next record\'s additional data (same type and length as the last application record)', () => {
+  for (const suite of DTLS12_SUITES) {
+    it(`${suite.name}: right and wrong guesses, and handshake records between, give byte-identical records that open`, () => {
+      const key = bytes(suite.keyLength, 21);
+      const iv = bytes(suite.fixedIvLength, 77);
+      const plain = new RecordProtection12(suite, provider.createAead(suite.aead, key), iv);
+      const prepared = new RecordProtection12(suite, provider.createAead(suite.aead, key), iv);
+      const reader = new RecordProtection12(suite, provider.createAead(suite.aead, key), iv);
+      // (content type, plaintext length): the guess is right for the repeats, wrong after each change.
+      const plan: [number, number][] = [[22, 12], [23, 64], [23, 64], [23, 64], [23, 65], [23, 0], [23, 0], [21, 2], [23, 0], [23, 1000], [23, 1000]];
+      plan.forEach(([type, length], seq) => {
+        prepared.prepareSeal(1, seq);
+        reader.prepareOpen(1, seq);
+        const pt = bytes(length, seq);
+        const record = prepared.seal(type, 0xfefd, 1, seq, pt);
+        assert.deepEqual(record, plain.seal(type, 0xfefd, 1, seq, pt), `record ${seq} (type ${type}, ${length} B)`);
+        const r = splitDatagram(record).records[0]!;
+        assert.deepEqual(reader.open(r.header, r.fragment), pt, `record ${seq} opens`);
+      });
     });
   }
 });

@@ -7,7 +7,7 @@ import { isIP } from 'node:net';
 import { Connection } from '../core/connection.js';
 import { ApiMisuseError, DtlsError } from '../errors.js';
 import { literalLookup } from './lookup.js';
-import { datagramView, DtlsSocket, monotonicNow, type DatagramTransport } from './socket.js';
+import { DtlsSocket, monotonicNow, type DatagramTransport } from './socket.js';
 import { connectionConfig, intOption, makeVerifier, resolveCommon, socketBufferOptions, type ConnectOptions } from './options.js';
 
 /**
@@ -78,7 +78,7 @@ function startClient(sock: DtlsSocket, transport: ClientTransport, address: stri
   transport.remoteFamily = fam === 6 ? 'IPv6' : 'IPv4';
   if (!transport.ownsSocket) {
     transport.udp!.on('message', (msg, rinfo) => {
-      if (rinfo.address === transport.remoteAddress && rinfo.port === port) sock.handleDatagram(datagramView(msg));
+      if (rinfo.address === transport.remoteAddress && rinfo.port === port) sock.handleDatagram(msg);
     });
     conn.connect(monotonicNow());
     sock.pump();
@@ -88,7 +88,7 @@ function startClient(sock: DtlsSocket, transport: ClientTransport, address: stri
   const s = dgram.createSocket({ type: fam === 6 ? 'udp6' : 'udp4', lookup: literal.lookup, ...setup.buffers });
   literal.attach(s);
   transport.udp = s;
-  s.on('message', (msg) => sock.handleDatagram(datagramView(msg)));
+  s.on('message', (msg) => sock.handleDatagram(msg));
   s.on('error', (err: NodeJS.ErrnoException) => onSocketError(sock, err, fam, address, port));
   const afterHello = setup.afterHello;
   s.bind(setup.bind, () => {

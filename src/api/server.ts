@@ -50,7 +50,7 @@ export class DtlsServer extends EventEmitter {
 
   private attach(socket: dgram.Socket): void {
     this.socket = socket;
-    socket.on('message', (msg, rinfo) => this.handleDatagram(datagramView(msg), rinfo));
+    socket.on('message', (msg, rinfo) => this.handleDatagram(msg, rinfo));
     socket.on('error', (err) => this.emit('error', err));
     socket.on('listening', () => this.emit('listening'));
   }
@@ -75,7 +75,7 @@ export class DtlsServer extends EventEmitter {
   handleDatagram(msg: Uint8Array, rinfo: { address: string; port: number; family?: string }): void {
     if (this.closing) return;
     const remote: Remote = rinfo; // read only here; copied below when a new connection keeps it
-    const result = this.endpoint.handleDatagram(monotonicNow(), msg, remote);
+    const result = this.endpoint.handleDatagram(monotonicNow(), datagramView(msg), remote);
     if (result.kind === 'reply') {
       this.socket?.send(result.datagram, remote.port, remote.address);
       return;

@@ -51,11 +51,13 @@ export function monotonicNow(): number {
 }
 
 /**
- * A received datagram as a plain Uint8Array over the same memory. The core takes views of it (record fragment,
- * ciphertext, tag), and a view of a Buffer is made by Buffer's own subarray, a JavaScript function that builds
- * another Buffer: three or four of those per record cost more than this one view.
+ * A received datagram as a plain Uint8Array over the same memory, for the core, which takes views of it (record
+ * fragment, ciphertext, tag) and copies what it keeps with slice(). On a Buffer (what dgram delivers, and what
+ * callers of handleDatagram usually pass) a view is made by Buffer's own subarray, a JavaScript function that
+ * builds another Buffer, three or four times per record; and Buffer's slice() makes a view, not the copy the
+ * core means (a caller that reuses its receive buffer would see deferred records change).
  */
-export function datagramView(msg: Buffer): Uint8Array {
+export function datagramView(msg: Uint8Array): Uint8Array {
   return new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength);
 }
 
@@ -83,7 +85,7 @@ export class DtlsSocket extends EventEmitter {
 
   /** Feeds one datagram from the peer. */
   handleDatagram(datagram: Uint8Array): void {
-    this.connection.handleDatagram(monotonicNow(), datagram);
+    this.connection.handleDatagram(monotonicNow(), datagramView(datagram));
     this.pump();
   }
 

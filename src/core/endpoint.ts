@@ -253,6 +253,7 @@ export class Endpoint {
     let fragment: HandshakeFragment;
     let prefix: ClientHelloPrefix;
     let hello: ClientHello | undefined;
+    let helloBody: Uint8Array | undefined;
     try {
       const f = decodeHandshakeFragments(rec.fragment)[0];
       if (f === undefined || f.msgType !== HandshakeType.client_hello) return this.drop('not_client_hello');
@@ -260,7 +261,10 @@ export class Endpoint {
       if (f.fragmentOffset !== 0) return this.drop('fragmented_client_hello');
       fragment = f;
       if (f.fragmentLength === f.length) {
-        hello = decodeClientHello(f.body);
+        // Decoded from a copy: a connection made for it keeps the hello (random, session id, extensions) and its
+        // bytes, and the datagram is the driver's, which may reuse it once this call returns.
+        helloBody = f.body.slice();
+        hello = decodeClientHello(helloBody);
         prefix = hello;
       } else {
         // A ClientHello fragmented over several datagrams (large hellos, small MTU): its first fragment carries
@@ -325,8 +329,8 @@ export class Endpoint {
     this.handshakingCount++;
     connection.onPhaseChange = (phase) => this.onPhase(slot, phase);
     this.stats.connectionsAccepted++;
-    if (hello !== undefined) {
-      const message = { msgType: HandshakeType.client_hello, messageSeq: fragment.messageSeq, body: fragment.body.slice() };
+    if (hello !== undefined && helloBody !== undefined) {
+      const message = { msgType: HandshakeType.client_hello, messageSeq: fragment.messageSeq, body: helloBody };
       connection.acceptClientHello(now, message, hello, h.sequenceNumber);
     } else {
       const first = { ...fragment, body: fragment.body.slice() };

@@ -239,6 +239,26 @@ export class Sim {
     this.run(() => this.wire.length === 0, maxMs);
   }
 
+  /**
+   * Sends each message from the client and keeps its application records from the server: returns them one per
+   * record (small records are coalesced into one datagram; taken apart here), as copies, in the order sent.
+   */
+  holdClientRecords(messages: readonly string[]): Uint8Array[] {
+    const held: Packet[] = [];
+    const before = this.filter;
+    this.filter = (p) => {
+      if (p.from === 'client' && p.labels.includes('ApplicationData')) {
+        held.push(p);
+        return 'drop';
+      }
+      return before(p);
+    };
+    for (const m of messages) this.client.send(Buffer.from(m));
+    this.settle();
+    this.filter = before;
+    return held.flatMap((p) => splitDatagram(p.data).records.map((r) => r.raw.slice()));
+  }
+
   get bothConnected(): boolean {
     return this.client.isConnected && this.server?.isConnected === true;
   }

@@ -7,10 +7,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Sim, type Packet } from '../helpers/sim.js';
+import { Sim } from '../helpers/sim.js';
 import { MultiSim, dataOf, type Peer } from '../helpers/multisim.js';
 import { testCerts } from '../helpers/certs.js';
-import { splitDatagram } from '../../src/record/deframer.js';
 
 async function connectedSim(): Promise<Sim> {
   const certs = await testCerts('ec');
@@ -23,20 +22,9 @@ async function connectedSim(): Promise<Sim> {
   return sim;
 }
 
-/** Sends each message from the client as its own record and returns the records, kept from the server. */
+/** Sends each message from the client and returns its application records, kept from the server. */
 function heldRecords(sim: Sim, messages: string[]): Uint8Array[] {
-  const held: Packet[] = [];
-  sim.filter = (p) => {
-    if (p.from === 'client' && p.labels.includes('ApplicationData')) {
-      held.push(p);
-      return 'drop';
-    }
-    return 'deliver';
-  };
-  for (const m of messages) sim.client.send(Buffer.from(m));
-  sim.settle();
-  sim.filter = () => 'deliver';
-  const records = held.flatMap((p) => splitDatagram(p.data).records.map((r) => r.raw.slice()));
+  const records = sim.holdClientRecords(messages);
   assert.equal(records.length, messages.length);
   return records;
 }

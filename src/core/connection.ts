@@ -319,8 +319,6 @@ export class Connection implements HandshakeHost {
   }
 
   pollEvent(): ConnectionEvent | undefined {
-    // The usual case, one event queued: taken with pop(), which leaves the queue empty without resizing it.
-    if (this.eventHead === 0 && this.events.length === 1) return this.events.pop();
     if (this.eventHead >= this.events.length) {
       if (this.eventHead > 0) {
         this.events.length = 0;

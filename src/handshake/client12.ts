@@ -251,7 +251,9 @@ export class ClientHandshake12 implements Handshake12 {
     transcript.add(msg.msgType, msg.messageSeq, msg.body);
     this.state = {
       kind: 'ExpectCertificate',
-      n: { suite, clientRandom: s.hello.random, serverRandom: sh.random, ems, alpn },
+      // serverRandom copied: the result keeps it for the connection's lifetime (exporters), and a view would keep
+      // the whole ServerHello with it.
+      n: { suite, clientRandom: s.hello.random, serverRandom: sh.random.slice(), ems, alpn },
     };
   }
 

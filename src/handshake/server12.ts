@@ -198,7 +198,9 @@ export class ServerHandshake12 implements Handshake12 {
     host.sendHandshake(HandshakeType.server_hello_done, new Uint8Array(0));
     host.flushFlight(true);
 
-    const n: Negotiated = { suite, clientRandom: hello.random, serverRandom, ems, alpn, servername, share };
+    // The random is copied: the result keeps it for the connection's lifetime (exporters, RFC 5705), and a view
+    // would keep the whole ClientHello with it.
+    const n: Negotiated = { suite, clientRandom: hello.random.slice(), serverRandom, ems, alpn, servername, share };
     this.state = config.requestClientCertificate ? { kind: 'ExpectCertificate', n } : { kind: 'ExpectClientKeyExchange', n, peer: undefined };
   }
 

@@ -73,9 +73,13 @@ export class DtlsServer extends EventEmitter {
    * byte, RFC 7983). Also used internally for the server's own socket.
    */
   handleDatagram(msg: Uint8Array, rinfo: { address: string; port: number; family?: string }): void {
+    const bytes = datagramView(msg);
+    if (rinfo === null || typeof rinfo !== 'object' || typeof rinfo.address !== 'string' || !Number.isInteger(rinfo.port)) {
+      throw new ApiMisuseError('ERR_DTLS_INVALID_ARGUMENT', 'handleDatagram() needs the sender as { address, port }');
+    }
     if (this.closing) return;
     const remote: Remote = rinfo; // read only here; copied below when a new connection keeps it
-    const result = this.endpoint.handleDatagram(monotonicNow(), datagramView(msg), remote);
+    const result = this.endpoint.handleDatagram(monotonicNow(), bytes, remote);
     if (result.kind === 'reply') {
       this.socket?.send(result.datagram, remote.port, remote.address);
       return;

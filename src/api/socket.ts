@@ -58,6 +58,7 @@ export function monotonicNow(): number {
  * core means (a caller that reuses its receive buffer would see deferred records change).
  */
 export function datagramView(msg: Uint8Array): Uint8Array {
+  if (!(msg instanceof Uint8Array)) throw new ApiMisuseError('ERR_DTLS_INVALID_ARGUMENT', 'handleDatagram() takes a Buffer or Uint8Array');
   return new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength);
 }
 

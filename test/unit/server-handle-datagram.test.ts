@@ -65,3 +65,25 @@ test('RFC 6347 §4.1, §4.2.1 handleDatagram with a reused receive buffer: the C
   assert.deepEqual(received, ['after the handshake']);
   await server.close();
 });
+
+test('DtlsServer.handleDatagram: a datagram that is not bytes, or a sender without address and port, throws ERR_DTLS_INVALID_ARGUMENT', async () => {
+  const certs = await testCerts('ec');
+  const socket = Object.assign(new EventEmitter(), {
+    send: (): void => undefined,
+    address: () => ({ address: '127.0.0.1', family: 'IPv4', port: 4433 }),
+  });
+  const server = createServer({ socket: socket as unknown as DgramSocket, cert: certs.serverCert, key: certs.serverKey });
+  const rinfo = { address: '10.1.2.3', port: 5555 };
+  for (const bad of ['text', 42, null, undefined, new ArrayBuffer(20), [1, 2, 3]]) {
+    assert.throws(() => server.handleDatagram(bad as unknown as Uint8Array, rinfo), { code: 'ERR_DTLS_INVALID_ARGUMENT' }, String(bad));
+  }
+  for (const bad of [undefined, null, {}, { address: '10.1.2.3' }, { port: 5555 }, { address: 1, port: 5555 }, { address: '10.1.2.3', port: 1.5 }]) {
+    assert.throws(() => server.handleDatagram(new Uint8Array(20), bad as unknown as typeof rinfo), { code: 'ERR_DTLS_INVALID_ARGUMENT' }, JSON.stringify(bad));
+  }
+  // Bytes that are not DTLS are a peer's malformed datagram: discarded and counted, no throw.
+  server.handleDatagram(new Uint8Array(20), rinfo);
+  assert.equal(server.getStats().dropped.malformed, 1);
+  assert.equal(server.connections, 0);
+  await server.close();
+});
+

@@ -39,7 +39,20 @@ function best(rounds: number, perRound: number, prepare: (() => void) | undefine
   return b;
 }
 
-export async function measureRecordPath(p: PeerParams, sizes: readonly number[], perRound: number): Promise<RecordPathRow[]> {
+/**
+ * A DtlsServer on a stand-in socket and a client Connection, after a real handshake done in memory, with the
+ * server's final flight released. `delivered()` counts the server's `message` events.
+ */
+export interface InMemoryPair {
+  server: DtlsServer;
+  serverConn: Connection;
+  client: Connection;
+  delivered: () => number;
+  /** The sender's address as the server sees it. */
+  readonly remote: { address: string; port: number; family: string; size: number };
+}
+
+export async function inMemoryPair(p: PeerParams): Promise<InMemoryPair> {
   // The server, on a stand-in socket: what it sends goes to `toClient`.
   const toClient: Uint8Array[] = [];
   const fake = Object.assign(new EventEmitter(), {
@@ -81,7 +94,12 @@ export async function measureRecordPath(p: PeerParams, sizes: readonly number[],
   // Let the server release its final flight (data from the client does that) and settle.
   client.send(new Uint8Array(8));
   for (let d = client.pollTransmit(); d !== undefined; d = client.pollTransmit()) server.handleDatagram(d, CLIENT);
-  const serverConn = serverSock.connection;
+  toClient.length = 0;
+  return { server, serverConn: serverSock.connection, client, delivered: () => delivered, remote: CLIENT };
+}
+
+export async function measureRecordPath(p: PeerParams, sizes: readonly number[], perRound: number): Promise<RecordPathRow[]> {
+  const { server, serverConn, client, delivered } = await inMemoryPair(p);
 
   // The client's API socket, on a transport that drops datagrams.
   const clientSock = new DtlsSocket(client, {
@@ -117,9 +135,9 @@ export async function measureRecordPath(p: PeerParams, sizes: readonly number[],
       serverConn.pollEvent();
     });
     if (serverConn.stats.messagesDelivered - before !== 5 * perRound) throw new Error('record path: records were not delivered (core)');
-    const d0 = delivered;
+    const d0 = delivered();
     const receiveApiUs = best(5, perRound, prepare, () => server.handleDatagram(batch[at++]!, CLIENT));
-    if (delivered - d0 !== 5 * perRound) throw new Error('record path: records were not delivered (API)');
+    if (delivered() - d0 !== 5 * perRound) throw new Error('record path: records were not delivered (API)');
     rows.push({ size, sendCoreUs, sendApiUs, receiveCoreUs, receiveApiUs });
   }
   return rows;

@@ -50,7 +50,7 @@ export class DtlsServer extends EventEmitter {
 
   private attach(socket: dgram.Socket): void {
     this.socket = socket;
-    socket.on('message', (msg, rinfo) => this.handleDatagram(msg, rinfo));
+    socket.on('message', (msg, rinfo) => this.receive(datagramView(msg), rinfo));
     socket.on('error', (err) => this.emit('error', err));
     socket.on('listening', () => this.emit('listening'));
   }
@@ -70,13 +70,17 @@ export class DtlsServer extends EventEmitter {
 
   /**
    * Feeds one datagram received on a socket shared with other protocols (e.g. STUN/RTP demultiplexed by first
-   * byte, RFC 7983). Also used internally for the server's own socket.
+   * byte, RFC 7983). The server's own socket goes straight to `receive`: dgram's arguments need no checking.
    */
   handleDatagram(msg: Uint8Array, rinfo: { address: string; port: number; family?: string }): void {
     const bytes = datagramView(msg);
     if (rinfo === null || typeof rinfo !== 'object' || typeof rinfo.address !== 'string' || !Number.isInteger(rinfo.port)) {
       throw new ApiMisuseError('ERR_DTLS_INVALID_ARGUMENT', 'handleDatagram() needs the sender as { address, port }');
     }
+    this.receive(bytes, rinfo);
+  }
+
+  private receive(bytes: Uint8Array, rinfo: { address: string; port: number; family?: string }): void {
     if (this.closing) return;
     const remote: Remote = rinfo; // read only here; copied below when a new connection keeps it
     const result = this.endpoint.handleDatagram(monotonicNow(), bytes, remote);

@@ -56,7 +56,6 @@ function buf(u: Uint8Array): Buffer {
   return Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 }
 
-
 // ---------------------------------------------------------------------------------------------------------------
 // AEAD: the algorithms are in node-aead.ts; here only the key lengths.
 // ---------------------------------------------------------------------------------------------------------------

@@ -11,10 +11,8 @@
  * stay in the baseline tiers. Repeats differ by up to ~2 000 instructions per record; wall-clock A/B runs on a
  * shared VM differ by ±20 %. Without valgrind it prints µs per record, a rough figure.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { generateDevCertificates } from '../src/index.js';
+import { rmSync } from 'node:fs';
+import { benchCertificates } from './lib/certs.js';
 import { inMemoryPair } from './lib/record-path.js';
 import { sealedReceiver, sealRecord } from './lib/sealed-peer.js';
 
@@ -32,11 +30,8 @@ const warmup = intArg('--warmup', 5_000);
 const ceiling = process.argv.includes('--ceiling');
 const made = Math.max(intArg('--records', 30_000), warmup + n);
 
-const dir = mkdtempSync(join(tmpdir(), 'dtls-receive-loop-'));
-await generateDevCertificates({ dir });
-const read = (f: string): string => readFileSync(join(dir, f), 'utf8');
-const certs = { ca: read('ca-cert.pem'), serverCert: read('server-cert.pem'), serverKey: read('server-key.pem'), clientCert: read('client-cert.pem'), clientKey: read('client-key.pem') };
-rmSync(dir, { recursive: true, force: true });
+const { files, pems: certs } = await benchCertificates();
+rmSync(files.dir, { recursive: true, force: true });
 
 const pair = await inMemoryPair({ impl: 'ours', certs, group: 'x25519', clientCert: false });
 const msg = Buffer.alloc(size, 0x5a);

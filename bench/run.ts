@@ -10,11 +10,10 @@
  * only when it cannot run at all (bad options, no certificates); a case that fails is reported and skipped.
  */
 import { cpus, totalmem, release } from 'node:os';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { generateDevCertificates } from '../src/index.js';
+import { benchCertificates } from './lib/certs.js';
 import { parseOptions, USAGE, type BenchOptions } from './lib/options.js';
 import { buildOpensslClient, opensslVersion, type CertFiles } from './lib/openssl.js';
 import type { CertPems } from './lib/peers.js';
@@ -60,21 +59,10 @@ async function main(): Promise<number> {
   const started = Date.now();
 
   // Fresh development certificates (ECDSA P-256), shared by every peer.
-  const dir = mkdtempSync(join(tmpdir(), 'dtls-bench-'));
   let files: CertFiles;
   let pems: CertPems;
   try {
-    await generateDevCertificates({ dir });
-    files = {
-      dir,
-      ca: join(dir, 'ca-cert.pem'),
-      serverCert: join(dir, 'server-cert.pem'),
-      serverKey: join(dir, 'server-key.pem'),
-      clientCert: join(dir, 'client-cert.pem'),
-      clientKey: join(dir, 'client-key.pem'),
-    };
-    const read = (p: string): string => readFileSync(p, 'utf8');
-    pems = { ca: read(files.ca), serverCert: read(files.serverCert), serverKey: read(files.serverKey), clientCert: read(files.clientCert), clientKey: read(files.clientKey) };
+    ({ files, pems } = await benchCertificates());
   } catch (e) {
     log(`bench: cannot make certificates: ${e instanceof Error ? e.message : String(e)}`);
     return 1;
@@ -181,7 +169,7 @@ async function main(): Promise<number> {
   );
   console.log(renderTables(results));
   console.log(`\nresults: ${outPath}${svg !== undefined ? `\nchart:   ${svgPath}` : ''}\n(${results.durationS.toFixed(0)} s)`);
-  rmSync(dir, { recursive: true, force: true });
+  rmSync(files.dir, { recursive: true, force: true });
   return 0;
 }
 
